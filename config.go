@@ -1,0 +1,424 @@
+package powerstrip
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// Config is the adapters.yml file: which calls are hooked, and by what.
+// It holds no live state; New compiles it, and Proxy.Reload swaps it.
+// A Config may be built in Go as well as parsed.
+type Config struct {
+	// Version is the file format's version. Only 1 exists.
+	Version int
+	// Endpoints in file order, which is the order their hooks run in when
+	// one call matches several.
+	Endpoints []Endpoint
+	// Adapters are the remote hooks by name. Endpoints may also name
+	// in-process hooks registered with WithHook.
+	Adapters map[string]Adapter
+}
+
+// Endpoint hooks the calls that match Method and Pattern.
+type Endpoint struct {
+	// Method is an HTTP method in upper case, or "*" for any.
+	Method string
+	// Pattern is a glob over the request's path (query stripped); see the
+	// package doc for its syntax and for how versions are matched.
+	Pattern string
+	// Pre names the pre-hooks, run in this order before Docker is called.
+	Pre []string
+	// Post names the post-hooks, run in this order after Docker answers.
+	Post []string
+}
+
+// Key is the endpoint as the config file spells it: "POST /*/containers/create".
+func (e Endpoint) Key() string { return e.Method + " " + e.Pattern }
+
+// FailurePolicy says what a failing adapter does to the call.
+type FailurePolicy string
+
+const (
+	// FailClosed fails the call when the adapter cannot be reached, times out
+	// or answers nonsense. It is the default.
+	FailClosed FailurePolicy = "fail"
+	// FailOpen goes on as if the adapter had answered "unchanged", and logs
+	// the failure. A rejection (an error status) still rejects.
+	FailOpen FailurePolicy = "ignore"
+)
+
+// Adapter is a remote hook.
+type Adapter struct {
+	// URL is where protocol v1 calls are POSTed: http:// or https://.
+	URL string
+	// Timeout bounds one call to the adapter; 0 means DefaultHookTimeout.
+	Timeout time.Duration
+	// FailurePolicy is FailClosed ("fail", the default when empty) or
+	// FailOpen ("ignore").
+	FailurePolicy FailurePolicy
+}
+
+// DefaultHookTimeout bounds a hook call whose adapter sets no timeout, and
+// every in-process hook. Generous, as adapters in the wild call the daemon
+// themselves, but finite: a hung adapter must not hang the client.
+const DefaultHookTimeout = 30 * time.Second
+
+// LoadConfig reads and parses the config file at path.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	cfg, err := ParseConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// ParseConfig parses an adapters.yml document and validates it strictly:
+// unknown or duplicate keys, wrong types, bad patterns and bad URLs are
+// errors that name the key and its line. Names in pre and post lists are
+// resolved by New, because in-process hooks are registered there.
+func ParseConfig(data []byte) (*Config, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("config is not valid YAML: %w", err)
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return nil, errors.New("config is empty: want version, endpoints and adapters")
+	}
+	root := resolve(doc.Content[0])
+	if root.Kind != yaml.MappingNode {
+		return nil, nodeErr(root, "config must be a mapping with version, endpoints and adapters")
+	}
+	top, err := mappingEntries(root, "the config")
+	if err != nil {
+		return nil, err
+	}
+	cfg := &Config{}
+	seen := map[string]bool{}
+	for _, kv := range top {
+		seen[kv.key.Value] = true
+		switch kv.key.Value {
+		case "version":
+			if err := parseVersion(kv.value, cfg); err != nil {
+				return nil, err
+			}
+		case "endpoints":
+			if err := parseEndpoints(kv.value, cfg); err != nil {
+				return nil, err
+			}
+		case "adapters":
+			if err := parseAdapters(kv.value, cfg); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, nodeErr(kv.key, "unknown key %q (want version, endpoints, adapters)", kv.key.Value)
+		}
+	}
+	for _, k := range []string{"version", "endpoints", "adapters"} {
+		if !seen[k] {
+			return nil, fmt.Errorf("config: missing %q (want version: 1, endpoints: and adapters:)", k)
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// Validate checks what ParseConfig checks beyond YAML syntax, for a Config
+// built in Go: the version, every endpoint's method and pattern, every
+// adapter's URL and options. It does not resolve hook names; New does.
+func (c *Config) Validate() error {
+	if c.Version != 1 {
+		return fmt.Errorf("config: version %d is not supported (want 1)", c.Version)
+	}
+	keys := map[string]bool{}
+	for _, e := range c.Endpoints {
+		if keys[e.Key()] {
+			return fmt.Errorf("config: endpoint %q is defined twice", e.Key())
+		}
+		keys[e.Key()] = true
+		if err := validateEndpoint(e); err != nil {
+			return err
+		}
+	}
+	names := make([]string, 0, len(c.Adapters))
+	for name := range c.Adapters {
+		names = append(names, name)
+	}
+	sort.Strings(names) // report the same first error every time
+	for _, name := range names {
+		if err := validateAdapter(name, c.Adapters[name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validateEndpoint(e Endpoint) error {
+	if e.Method != "*" && !isToken(e.Method) {
+		return fmt.Errorf("config: endpoint %q: method %q is not an HTTP method or *", e.Key(), e.Method)
+	}
+	if _, err := compilePattern(e.Pattern); err != nil {
+		return fmt.Errorf("config: endpoint %q: %w", e.Key(), err)
+	}
+	if len(e.Pre) == 0 && len(e.Post) == 0 {
+		return fmt.Errorf("config: endpoint %q has neither pre nor post hooks", e.Key())
+	}
+	for phase, list := range map[string][]string{"pre": e.Pre, "post": e.Post} {
+		seen := map[string]bool{}
+		for _, name := range list {
+			if name == "" {
+				return fmt.Errorf("config: endpoint %q: %s: empty adapter name", e.Key(), phase)
+			}
+			if seen[name] {
+				return fmt.Errorf("config: endpoint %q: %s lists %q twice", e.Key(), phase, name)
+			}
+			seen[name] = true
+		}
+	}
+	return nil
+}
+
+func validateAdapter(name string, a Adapter) error {
+	if name == "" {
+		return errors.New("config: adapters: empty adapter name")
+	}
+	u, err := url.Parse(a.URL)
+	if err != nil {
+		return fmt.Errorf("config: adapter %q: invalid url %q: %w", name, a.URL, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("config: adapter %q: url %q must start with http:// or https://", name, a.URL)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("config: adapter %q: url %q has no host", name, a.URL)
+	}
+	if a.Timeout < 0 {
+		return fmt.Errorf("config: adapter %q: timeout must be positive", name)
+	}
+	switch a.FailurePolicy {
+	case "", FailClosed, FailOpen:
+	default:
+		return fmt.Errorf("config: adapter %q: failurePolicy %q is not fail or ignore", name, a.FailurePolicy)
+	}
+	return nil
+}
+
+// isToken reports whether s is an HTTP token (RFC 9110), as methods are.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r > 127 || r <= ' ' || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r) {
+			return false
+		}
+	}
+	return true
+}
+
+func parseVersion(n *yaml.Node, cfg *Config) error {
+	n = resolve(n)
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
+		return nodeErr(n, "version must be the number 1")
+	}
+	var v int
+	if err := n.Decode(&v); err != nil {
+		return nodeErr(n, "version: %v", err)
+	}
+	if v != 1 {
+		return nodeErr(n, "version %d is not supported (want 1)", v)
+	}
+	cfg.Version = v
+	return nil
+}
+
+func parseEndpoints(n *yaml.Node, cfg *Config) error {
+	n = resolve(n)
+	if isNull(n) {
+		cfg.Endpoints = []Endpoint{}
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return nodeErr(n, `endpoints must be a mapping of "METHOD /pattern" to pre and post lists`)
+	}
+	entries, err := mappingEntries(n, "endpoints")
+	if err != nil {
+		return err
+	}
+	cfg.Endpoints = make([]Endpoint, 0, len(entries))
+	for _, kv := range entries {
+		key := kv.key.Value
+		method, pattern, ok := strings.Cut(strings.TrimSpace(key), " ")
+		pattern = strings.TrimSpace(pattern)
+		if !ok || pattern == "" {
+			return nodeErr(kv.key, `endpoint %q: want "METHOD /pattern", like "POST /*/containers/create"`, key)
+		}
+		e := Endpoint{Method: strings.ToUpper(method), Pattern: pattern}
+		v := resolve(kv.value)
+		if v.Kind != yaml.MappingNode {
+			return nodeErr(v, "endpoint %q: want a mapping with pre and/or post", key)
+		}
+		hooks, err := mappingEntries(v, fmt.Sprintf("endpoint %q", key))
+		if err != nil {
+			return err
+		}
+		for _, h := range hooks {
+			if h.key.Value != "pre" && h.key.Value != "post" {
+				return nodeErr(h.key, "endpoint %q: unknown key %q (want pre or post)", key, h.key.Value)
+			}
+			list, err := nameList(h.value, key, h.key.Value)
+			if err != nil {
+				return err
+			}
+			if h.key.Value == "pre" {
+				e.Pre = list
+			} else {
+				e.Post = list
+			}
+		}
+		if err := validateEndpoint(e); err != nil {
+			return nodeErr(kv.key, "%s", strings.TrimPrefix(err.Error(), "config: "))
+		}
+		cfg.Endpoints = append(cfg.Endpoints, e)
+	}
+	return nil
+}
+
+func nameList(n *yaml.Node, endpoint, phase string) ([]string, error) {
+	n = resolve(n)
+	if isNull(n) {
+		return nil, nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		return nil, nodeErr(n, "endpoint %q: %s must be a list of adapter names, like [name]", endpoint, phase)
+	}
+	names := make([]string, 0, len(n.Content))
+	for _, item := range n.Content {
+		item = resolve(item)
+		if item.Kind != yaml.ScalarNode || item.Tag != "!!str" || item.Value == "" {
+			return nil, nodeErr(item, "endpoint %q: %s must be a list of adapter names, like [name]", endpoint, phase)
+		}
+		names = append(names, item.Value)
+	}
+	return names, nil
+}
+
+func parseAdapters(n *yaml.Node, cfg *Config) error {
+	n = resolve(n)
+	cfg.Adapters = map[string]Adapter{}
+	if isNull(n) {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return nodeErr(n, "adapters must be a mapping of names to URLs")
+	}
+	entries, err := mappingEntries(n, "adapters")
+	if err != nil {
+		return err
+	}
+	for _, kv := range entries {
+		name := kv.key.Value
+		a, err := parseAdapter(name, resolve(kv.value))
+		if err != nil {
+			return err
+		}
+		if err := validateAdapter(name, a); err != nil {
+			return nodeErr(kv.value, "%s", strings.TrimPrefix(err.Error(), "config: "))
+		}
+		cfg.Adapters[name] = a
+	}
+	return nil
+}
+
+func parseAdapter(name string, n *yaml.Node) (Adapter, error) {
+	var a Adapter
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if n.Tag != "!!str" {
+			return a, nodeErr(n, "adapter %q: want a URL or a mapping with url", name)
+		}
+		a.URL = n.Value
+		return a, nil
+	case yaml.MappingNode:
+	default:
+		return a, nodeErr(n, "adapter %q: want a URL or a mapping with url", name)
+	}
+	entries, err := mappingEntries(n, fmt.Sprintf("adapter %q", name))
+	if err != nil {
+		return a, err
+	}
+	for _, kv := range entries {
+		v := resolve(kv.value)
+		if v.Kind != yaml.ScalarNode {
+			return a, nodeErr(v, "adapter %q: %s must be a single value", name, kv.key.Value)
+		}
+		switch kv.key.Value {
+		case "url":
+			a.URL = v.Value
+		case "timeout":
+			d, err := time.ParseDuration(v.Value)
+			if err != nil || d <= 0 {
+				return a, nodeErr(v, "adapter %q: timeout %q is not a positive duration like 5s or 500ms", name, v.Value)
+			}
+			a.Timeout = d
+		case "failurePolicy":
+			a.FailurePolicy = FailurePolicy(v.Value)
+		default:
+			return a, nodeErr(kv.key, "adapter %q: unknown key %q (want url, timeout, failurePolicy)", name, kv.key.Value)
+		}
+	}
+	if a.URL == "" {
+		return a, nodeErr(n, "adapter %q: missing url", name)
+	}
+	return a, nil
+}
+
+type yamlEntry struct{ key, value *yaml.Node }
+
+// mappingEntries lists a mapping's pairs, refusing duplicate and non-string
+// keys: YAML parsers differ on duplicates, and the original Powerstrip
+// silently kept the last one, so a typo could drop a hook unseen.
+func mappingEntries(n *yaml.Node, where string) ([]yamlEntry, error) {
+	entries := make([]yamlEntry, 0, len(n.Content)/2)
+	lines := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := resolve(n.Content[i])
+		if k.Kind != yaml.ScalarNode {
+			return nil, nodeErr(k, "%s: keys must be strings", where)
+		}
+		if k.Tag == "!!merge" {
+			return nil, nodeErr(k, "%s: merge keys (<<) are not supported", where)
+		}
+		if line, dup := lines[k.Value]; dup {
+			return nil, nodeErr(k, "%s: duplicate key %q (first defined on line %d)", where, k.Value, line)
+		}
+		lines[k.Value] = k.Line
+		entries = append(entries, yamlEntry{k, n.Content[i+1]})
+	}
+	return entries, nil
+}
+
+func resolve(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
+
+func nodeErr(n *yaml.Node, format string, args ...any) error {
+	return fmt.Errorf("config: line %d: %s", n.Line, fmt.Sprintf(format, args...))
+}

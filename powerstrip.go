@@ -1,0 +1,479 @@
+// Package powerstrip is a pluggable proxy for the Docker Engine API: it sits
+// between Docker clients and the daemon, and runs chained, blocking hooks
+// ("adapters") on the calls its config names.
+//
+// # The model
+//
+// A Config maps endpoints, "METHOD /path-glob", to two lists of hook names:
+//
+//   - pre-hooks run before Docker sees the call. Each receives the call as
+//     the previous one left it (method, path and query, JSON body) and may
+//     rewrite the query and the body, or reject the call with an HTTP error,
+//     in which case Docker is never called and the client gets that error.
+//   - post-hooks run after Docker answers, also when Docker answered with an
+//     error. Each receives the call and Docker's answer (status, content
+//     type, body) as the previous one left it, and may rewrite the answer,
+//     status included, or replace it with an error.
+//
+// A hook is anything that implements Hook: a remote adapter speaking the
+// JSON protocol v1 over HTTP (HTTPAdapter, created by New for each adapter in
+// the Config), or a Go value registered in-process with WithHook. Both run in
+// the same chain with the same rules.
+//
+// A call no endpoint matches passes through untouched: headers, status and
+// body byte for byte, streamed and flushed as they arrive, and connections
+// Docker takes over (attach, exec) are relayed both ways.
+//
+// # Matching
+//
+// The PATTERN of an endpoint is a glob over the request path without its
+// query. `*` and `?` do not cross `/`; `**` does; `[a-z]` and `{a,b}` work as
+// in a shell. Before matching, the path is made canonical: percent-encoding
+// decoded, "//", "/./" and "/../" resolved, the trailing slash dropped; that
+// canonical path is also what hooks see and what Docker receives, so no
+// spelling of a call escapes its hooks. Docker serves every route with and
+// without a version prefix; a pattern whose first segment can match a
+// version ("/*/containers/create", "/v1*/containers/create") also matches the
+// unversioned path, and a pattern written without a version
+// ("/containers/create") matches every versioned one.
+//
+// When a call matches several endpoints, their hooks run endpoint by
+// endpoint in config order, each list in its order; a hook named twice runs
+// once per phase, at its first place.
+//
+// # Bodies
+//
+// Hooks see JSON bodies only. A JSON request body is read into memory (up
+// to a limit, see WithRequestBodyLimit) when hooks match the call; any other
+// body, such as a build context, streams to Docker untouched while the
+// pre-hooks still run with a null Body, so a policy hook can still reject
+// it. A response is buffered for post-hooks when it is JSON or text (up to
+// WithResponseBufferLimit); binary and hijacked responses skip post-hooks,
+// as the protocol cannot carry them.
+package powerstrip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Default limits. Each can be changed with its option.
+const (
+	// DefaultBodyLimit bounds a JSON request body read for hooks. Docker's
+	// JSON bodies (container, service, network specs) are a few KiB; a larger
+	// one is refused with 413 rather than passed on unseen.
+	DefaultBodyLimit = 8 << 20
+	// DefaultResponseBufferLimit bounds a response buffered for post-hooks,
+	// such as the whole output of a pull or build.
+	DefaultResponseBufferLimit = 64 << 20
+	// DefaultUpstream is where the daemon listens unless WithUpstream says.
+	DefaultUpstream = "unix:///var/run/docker.sock"
+)
+
+// Proxy is an http.Handler that proxies the Docker Engine API and runs the
+// hooks of its Config. It is safe for concurrent use; several Proxies in one
+// process share nothing.
+type Proxy struct {
+	upstream      *upstream
+	logger        *slog.Logger
+	inProcess     map[string]Hook
+	adapterClient *http.Client
+	bodyLimit     int64
+	responseLimit int64
+	// state is the compiled config. A call loads it once and keeps it to the
+	// end, so Reload never changes the rules under a call in flight.
+	state atomic.Pointer[state]
+}
+
+// state is one compiled Config.
+type state struct {
+	matcher *matcher
+	hooks   map[string]*boundHook
+}
+
+// Option configures a Proxy in New.
+type Option func(*settings) error
+
+type settings struct {
+	upstream      string
+	logger        *slog.Logger
+	hooks         map[string]Hook
+	bodyLimit     int64
+	responseLimit int64
+}
+
+// WithUpstream sets the daemon's address: unix:///path, tcp://host:port or
+// http://host:port. The default is DefaultUpstream.
+func WithUpstream(addr string) Option {
+	return func(s *settings) error {
+		s.upstream = addr
+		return nil
+	}
+}
+
+// WithHook registers an in-process hook under name. Endpoints list the name
+// exactly as they list an adapter's, and it runs in the same chain with the
+// same semantics; it gets DefaultHookTimeout and fails closed. A name may
+// not be both an adapter in the Config and an in-process hook.
+func WithHook(name string, h Hook) Option {
+	return func(s *settings) error {
+		if name == "" || h == nil {
+			return fmt.Errorf("WithHook: a hook needs a name and a non-nil Hook")
+		}
+		if _, dup := s.hooks[name]; dup {
+			return fmt.Errorf("WithHook: hook %q registered twice", name)
+		}
+		s.hooks[name] = h
+		return nil
+	}
+}
+
+// WithLogger sets the logger. The default discards everything. Calls are
+// logged at Debug, rejections at Info, hook and daemon failures at Warn and
+// Error.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *settings) error {
+		s.logger = l
+		return nil
+	}
+}
+
+// WithRequestBodyLimit bounds a JSON request body read for hooks; a larger
+// one is refused with 413. The default is DefaultBodyLimit.
+func WithRequestBodyLimit(n int64) Option {
+	return func(s *settings) error {
+		if n <= 0 {
+			return fmt.Errorf("WithRequestBodyLimit: %d is not positive", n)
+		}
+		s.bodyLimit = n
+		return nil
+	}
+}
+
+// WithResponseBufferLimit bounds a response buffered for post-hooks; a
+// larger one fails the call with a 502 that says so. The default is
+// DefaultResponseBufferLimit.
+func WithResponseBufferLimit(n int64) Option {
+	return func(s *settings) error {
+		if n <= 0 {
+			return fmt.Errorf("WithResponseBufferLimit: %d is not positive", n)
+		}
+		s.responseLimit = n
+		return nil
+	}
+}
+
+// New builds a Proxy from cfg, which may be nil for a proxy without hooks.
+// It checks everything it can before serving: the config, that every name
+// an endpoint lists is an adapter or an in-process hook, and the upstream
+// address. It does not connect to the daemon.
+func New(cfg *Config, opts ...Option) (*Proxy, error) {
+	s := settings{
+		upstream:      DefaultUpstream,
+		hooks:         map[string]Hook{},
+		bodyLimit:     DefaultBodyLimit,
+		responseLimit: DefaultResponseBufferLimit,
+	}
+	for _, opt := range opts {
+		if err := opt(&s); err != nil {
+			return nil, err
+		}
+	}
+	up, err := newUpstream(s.upstream)
+	if err != nil {
+		return nil, err
+	}
+	logger := s.logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	p := &Proxy{
+		upstream:      up,
+		logger:        logger,
+		inProcess:     s.hooks,
+		adapterClient: newAdapterClient(),
+		bodyLimit:     s.bodyLimit,
+		responseLimit: s.responseLimit,
+	}
+	if err := p.Reload(cfg); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Reload validates cfg and, if it is good, makes it the config of every
+// call that starts from now on; calls in flight finish under the config
+// they started with. A bad cfg is returned as an error and changes nothing.
+func (p *Proxy) Reload(cfg *Config) error {
+	st, err := p.compile(cfg)
+	if err != nil {
+		return err
+	}
+	p.state.Store(st)
+	return nil
+}
+
+func (p *Proxy) compile(cfg *Config) (*state, error) {
+	if cfg == nil {
+		cfg = &Config{Version: 1}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m, err := newMatcher(cfg.Endpoints)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	hooks := make(map[string]*boundHook, len(cfg.Adapters)+len(p.inProcess))
+	for name, a := range cfg.Adapters {
+		if _, dup := p.inProcess[name]; dup {
+			return nil, fmt.Errorf("config: %q is both an adapter and an in-process hook", name)
+		}
+		timeout := a.Timeout
+		if timeout == 0 {
+			timeout = DefaultHookTimeout
+		}
+		policy := a.FailurePolicy
+		if policy == "" {
+			policy = FailClosed
+		}
+		hooks[name] = &boundHook{
+			name:    name,
+			hook:    &HTTPAdapter{URL: a.URL, Client: p.adapterClient, MaxReplyBytes: p.bodyLimit + p.responseLimit},
+			timeout: timeout,
+			policy:  policy,
+		}
+	}
+	for name, h := range p.inProcess {
+		hooks[name] = &boundHook{name: name, hook: h, timeout: DefaultHookTimeout, policy: FailClosed}
+	}
+	for _, e := range cfg.Endpoints {
+		for _, list := range [][]string{e.Pre, e.Post} {
+			for _, name := range list {
+				if hooks[name] == nil {
+					return nil, fmt.Errorf("config: endpoint %q: %q is neither an adapter nor an in-process hook", e.Key(), name)
+				}
+			}
+		}
+	}
+	return &state{matcher: m, hooks: hooks}, nil
+}
+
+// Endpoints describes the loaded config, one line per endpoint, for logs.
+func (p *Proxy) Endpoints() []string {
+	st := p.state.Load()
+	out := make([]string, 0, len(st.matcher.routes))
+	for _, r := range st.matcher.routes {
+		out = append(out, fmt.Sprintf("%s pre=%v post=%v", r.endpoint.Key(), r.endpoint.Pre, r.endpoint.Post))
+	}
+	return out
+}
+
+// newAdapterClient is the client of one Proxy's remote adapters: it keeps
+// connections alive (the original Powerstrip opened one per hook call) and
+// never follows redirects, which the protocol does not define.
+func newAdapterClient() *http.Client {
+	return &http.Client{
+		Transport: &http.Transport{
+			Proxy:               nil, // adapters are local services; HTTP_PROXY must not reroute them
+			DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:        64,
+			MaxIdleConnsPerHost: 16,
+			IdleConnTimeout:     90 * time.Second,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// ServeHTTP proxies one call: match, pre-hooks, Docker, post-hooks.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	st := p.state.Load()
+	method := strings.ToUpper(r.Method)
+	path, err := canonicalPath(r.URL)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	preNames, postNames := st.matcher.hookNames(method, path)
+	c := &call{
+		proxy: p, w: w, r: r, start: time.Now(),
+		req:  ClientRequest{Method: method, Request: joinRequest(path, r.URL.RawQuery)},
+		pre:  st.bind(preNames),
+		post: st.bind(postNames),
+	}
+	c.chain = chain{
+		logger: p.logger,
+		sameScope: func(m, newPath string) bool {
+			return slices.Equal(st.matcher.endpointSet(method, path), st.matcher.endpointSet(m, newPath))
+		},
+	}
+	c.serve()
+}
+
+func (st *state) bind(names []string) []*boundHook {
+	if len(names) == 0 {
+		return nil
+	}
+	out := make([]*boundHook, len(names))
+	for i, n := range names {
+		out[i] = st.hooks[n]
+	}
+	return out
+}
+
+// call is one proxied call on its way through the chain.
+type call struct {
+	proxy     *Proxy
+	w         http.ResponseWriter
+	r         *http.Request
+	start     time.Time
+	req       ClientRequest
+	pre, post []*boundHook
+	chain     chain
+}
+
+func (c *call) serve() {
+	p, r := c.proxy, c.r
+	ctx := r.Context()
+	body, length := io.Reader(r.Body), r.ContentLength
+	if len(c.pre)+len(c.post) > 0 {
+		held, ok, err := holdJSONBody(r, p.bodyLimit)
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		c.chain.bodyReplaceable = ok
+		if ok && len(held) > 0 {
+			s := string(held)
+			c.req.Body = &s
+		}
+	}
+	req, err := c.chain.runPre(ctx, c.pre, c.req)
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	if c.chain.bodyReplaceable {
+		text := BodyText(req.Body)
+		body, length = strings.NewReader(text), int64(len(text))
+	}
+	path, rawQuery, err := splitRequest(req.Request)
+	if err != nil { // the chain only applies Requests that split
+		c.fail(err)
+		return
+	}
+	out := p.upstream.outgoing(ctx, r, req.Method, path, rawQuery, body, length)
+	if wantsUpgrade(r.Header) {
+		if len(c.post) > 0 {
+			p.logger.Debug("post-hooks skipped: the call takes over the connection", "method", req.Method, "request", req.Request)
+		}
+		if err := p.upstream.hijack(c.w, out); err != nil {
+			c.fail(err)
+		}
+		return
+	}
+	if length != 0 && !c.chain.bodyReplaceable {
+		// Docker may answer while the body still streams in (a build
+		// reports progress as it reads the context); net/http's server
+		// would otherwise stop reading the body once the answer starts.
+		// Only HTTP/2 refuses, and it is full-duplex already.
+		http.NewResponseController(c.w).EnableFullDuplex() //nolint:errcheck
+	}
+	resp, err := p.upstream.transport.RoundTrip(out)
+	if err != nil {
+		c.fail(&daemonError{p.upstream.addr, err})
+		return
+	}
+	defer resp.Body.Close()
+	if len(c.post) == 0 || !carryable(resp) {
+		if len(c.post) > 0 {
+			p.logger.Debug("post-hooks skipped: the response is not text", "method", req.Method,
+				"request", req.Request, "content-type", resp.Header.Get("Content-Type"))
+		}
+		if err := streamResponse(c.w, resp); err != nil {
+			p.logger.Debug("response cut short", "method", req.Method, "request", req.Request, "error", err)
+		}
+		return
+	}
+	data, err := readLimited(resp.Body, p.responseLimit)
+	if errors.Is(err, errTooLarge) {
+		c.fail(fmt.Errorf("Docker's answer is larger than the post-hook buffer of %d bytes (WithResponseBufferLimit); "+
+			"the call was made, but its answer cannot be passed through the post-hooks: %w", p.responseLimit, &daemonError{p.upstream.addr, err}))
+		return
+	}
+	if err != nil {
+		c.fail(&daemonError{p.upstream.addr, err})
+		return
+	}
+	sr := ServerResponse{ContentType: resp.Header.Get("Content-Type"), Code: resp.StatusCode}
+	if len(data) > 0 {
+		s := string(data)
+		sr.Body = &s
+	}
+	sr, err = c.chain.runPost(ctx, c.post, req, sr)
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	writeBuffered(c.w, resp.Header, sr)
+}
+
+// holdJSONBody reads the request body when hooks may see it: a JSON body,
+// or none at all. ok is false for any other body, which must stream.
+func holdJSONBody(r *http.Request, limit int64) (body []byte, ok bool, err error) {
+	if r.ContentLength == 0 {
+		return nil, true, nil
+	}
+	if !isJSON(r.Header.Get("Content-Type")) {
+		return nil, false, nil
+	}
+	body, err = readLimited(r.Body, limit)
+	if errors.Is(err, errTooLarge) {
+		return nil, false, &bodyTooLargeError{limit}
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("reading the request body: %w", err)
+	}
+	return body, true, nil
+}
+
+type bodyTooLargeError struct{ limit int64 }
+
+func (e *bodyTooLargeError) Error() string {
+	return fmt.Sprintf("the JSON request body is larger than %d bytes, the most hooks are given (WithRequestBodyLimit)", e.limit)
+}
+
+// fail answers the client with err: a hook's rejection as the hook wrote it,
+// anything else as Docker's error shape with a status that fits.
+func (c *call) fail(err error) {
+	ctx := c.r.Context()
+	if ctx.Err() != nil {
+		c.proxy.logger.Debug("client went away", "method", c.req.Method, "request", c.req.Request, "error", err)
+		return
+	}
+	var rej *Rejection
+	if errors.As(err, &rej) {
+		writeRejection(c.w, rej)
+		return
+	}
+	code := http.StatusBadGateway
+	var tooLarge *bodyTooLargeError
+	switch {
+	case errors.As(err, &tooLarge):
+		code = http.StatusRequestEntityTooLarge
+	case errors.Is(err, context.DeadlineExceeded):
+		code = http.StatusGatewayTimeout
+	}
+	c.proxy.logger.Error("call failed", "method", c.req.Method, "request", c.req.Request,
+		"status", code, "duration", time.Since(c.start), "error", err)
+	writeError(c.w, code, err.Error())
+}

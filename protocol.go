@@ -1,0 +1,253 @@
+package powerstrip
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+)
+
+// ProtocolVersion is the version of the adapter protocol this package speaks.
+// Protocol v1 is the one the original Powerstrip defined; adapters written
+// for it work unchanged.
+const ProtocolVersion = 1
+
+// The two values of HookRequest.Type.
+const (
+	PreHook  = "pre-hook"
+	PostHook = "post-hook"
+)
+
+// HookRequest is what a hook receives: the JSON body POSTed to a remote
+// adapter, or the argument of an in-process Hook.
+type HookRequest struct {
+	// PowerstripProtocolVersion is always ProtocolVersion.
+	PowerstripProtocolVersion int
+	// Type is PreHook or PostHook.
+	Type string
+	// ClientRequest is the call as Docker will see it (pre-hooks: as the
+	// previous pre-hook left it) or as Docker saw it (post-hooks).
+	ClientRequest ClientRequest
+	// ServerResponse is Docker's answer as the previous post-hook left it.
+	// Post-hooks only; nil (and absent on the wire) for pre-hooks.
+	ServerResponse *ServerResponse `json:",omitempty"`
+}
+
+// HookResponse is what a hook answers. A remote adapter sends it as its JSON
+// reply with a 2xx status; to reject the call it answers an error status
+// instead, and an in-process hook returns a *Rejection.
+type HookResponse struct {
+	// PowerstripProtocolVersion should be ProtocolVersion; other values are
+	// tolerated, as adapters in the wild omit it.
+	PowerstripProtocolVersion int
+	// ModifiedClientRequest is a pre-hook's answer. Nil means unchanged.
+	ModifiedClientRequest *ClientRequest `json:",omitempty"`
+	// ModifiedServerResponse is a post-hook's answer. Nil means unchanged.
+	ModifiedServerResponse *ServerResponse `json:",omitempty"`
+}
+
+// ClientRequest is a Docker API call as the protocol carries it.
+type ClientRequest struct {
+	// Method is the HTTP method, upper case: "POST".
+	Method string
+	// Request is the path and query: "/v1.41/containers/create?name=web".
+	// The path is in its canonical spelling (see the package doc), so hooks
+	// see exactly what Docker routes.
+	Request string
+	// Body is the text of a JSON request body, or nil (null on the wire)
+	// when there is no body or the body is not JSON, such as a build
+	// context: those stream to Docker untouched and are never shown to hooks.
+	Body *string
+}
+
+// ServerResponse is Docker's answer as the protocol carries it.
+type ServerResponse struct {
+	// ContentType is the response's Content-Type header, "" if none.
+	ContentType string
+	// Body is the response text, or nil (null on the wire) when empty.
+	Body *string
+	// Code is the HTTP status code.
+	Code int
+}
+
+// DecodeBody unmarshals the JSON body into v. A nil Body is an error, so a
+// hook that needs a body does not mistake "no body" for an empty object.
+func (c *ClientRequest) DecodeBody(v any) error { return decodeBody(c.Body, v) }
+
+// SetBody replaces the body with v encoded as JSON.
+func (c *ClientRequest) SetBody(v any) error { return encodeBody(&c.Body, v) }
+
+// DecodeBody unmarshals the JSON body into v; see ClientRequest.DecodeBody.
+func (s *ServerResponse) DecodeBody(v any) error { return decodeBody(s.Body, v) }
+
+// SetBody replaces the body with v encoded as JSON and sets ContentType to
+// application/json.
+func (s *ServerResponse) SetBody(v any) error {
+	if err := encodeBody(&s.Body, v); err != nil {
+		return err
+	}
+	s.ContentType = "application/json"
+	return nil
+}
+
+// BodyText returns the body, or "" when it is nil.
+func BodyText(body *string) string {
+	if body == nil {
+		return ""
+	}
+	return *body
+}
+
+func decodeBody(body *string, v any) error {
+	if body == nil {
+		return errors.New("powerstrip: the body is null")
+	}
+	if err := json.Unmarshal([]byte(*body), v); err != nil {
+		return fmt.Errorf("powerstrip: decoding the body: %w", err)
+	}
+	return nil
+}
+
+func encodeBody(dst **string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("powerstrip: encoding the body: %w", err)
+	}
+	s := string(b)
+	*dst = &s
+	return nil
+}
+
+// Rejection is how a hook refuses a call: the client receives Code,
+// ContentType and Body as the answer, and the rest of the chain is cancelled.
+// A pre-hook's rejection means Docker is never called. A remote adapter
+// rejects by answering any status of 400 or more; its status, Content-Type
+// and body become the Rejection.
+type Rejection struct {
+	// Code is the HTTP status the client receives: 400 to 599.
+	Code int
+	// ContentType is the Content-Type of Body; "" sends none.
+	ContentType string
+	// Body is sent to the client as it is.
+	Body []byte
+}
+
+// Reject returns a Rejection whose body is Docker's error shape,
+// {"message": message}, which every Docker client prints.
+func Reject(code int, message string) *Rejection {
+	return &Rejection{Code: code, ContentType: "application/json", Body: dockerError(message)}
+}
+
+func (r *Rejection) Error() string {
+	return fmt.Sprintf("rejected with HTTP %d: %s", r.Code, bytes.TrimSpace(r.Body))
+}
+
+// dockerError is Docker's own error body, so that clients print our messages
+// the way they print the daemon's.
+func dockerError(message string) []byte {
+	b, _ := json.Marshal(struct {
+		Message string `json:"message"`
+	}{message}) // a struct of one string always marshals
+	return append(b, '\n')
+}
+
+// HTTPAdapter is a Hook that POSTs the protocol's JSON to a remote adapter.
+// Its connections are kept alive and reused across calls.
+type HTTPAdapter struct {
+	// URL is the adapter's endpoint, http:// or https://.
+	URL string
+	// Client sends the calls. Nil means a client of the Proxy's own (New
+	// sets one that keeps connections alive and never follows redirects).
+	Client *http.Client
+	// MaxReplyBytes bounds the reply read into memory; 0 means
+	// DefaultBodyLimit plus room for the envelope.
+	MaxReplyBytes int64
+}
+
+// ServeHook implements Hook.
+func (a *HTTPAdapter) ServeHook(ctx context.Context, req *HookRequest) (*HookResponse, error) {
+	payload, err := json.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the %s: %w", req.Type, err)
+	}
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, a.URL, bytes.NewReader(payload))
+	if err != nil {
+		return nil, fmt.Errorf("building the call to %s: %w", a.URL, err)
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	hreq.Header.Set("Accept", "application/json")
+	client := a.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(hreq)
+	if err != nil {
+		return nil, fmt.Errorf("calling %s: %w", a.URL, err)
+	}
+	defer resp.Body.Close()
+	limit := a.MaxReplyBytes
+	if limit <= 0 {
+		limit = DefaultBodyLimit + 64<<10
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the reply of %s: %w", a.URL, err)
+	}
+	if int64(len(body)) > limit {
+		return nil, fmt.Errorf("the reply of %s is larger than %d bytes", a.URL, limit)
+	}
+	if resp.StatusCode >= 400 {
+		return nil, &Rejection{Code: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: body}
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, fmt.Errorf("%s answered HTTP %d, which the protocol does not define", a.URL, resp.StatusCode)
+	}
+	return DecodeHookResponse(body)
+}
+
+// DecodeHookResponse decodes an adapter's reply leniently, as adapters in the
+// wild write it: the Content-Type is not checked, field names match in any
+// case, and absent or null parts (or a reply of just null) mean unchanged.
+// Anything that is not a JSON
+// object is an error.
+func DecodeHookResponse(body []byte) (*HookResponse, error) {
+	trimmed := bytes.TrimSpace(body)
+	if string(trimmed) == "null" {
+		return &HookResponse{}, nil
+	}
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return nil, fmt.Errorf("the reply is not protocol JSON: %s", excerpt(trimmed))
+	}
+	var out HookResponse
+	if err := json.Unmarshal(trimmed, &out); err != nil {
+		return nil, fmt.Errorf("the reply is not protocol JSON (%v): %s", err, excerpt(trimmed))
+	}
+	return &out, nil
+}
+
+// excerpt quotes the start of b for an error message.
+func excerpt(b []byte) string {
+	const max = 120
+	if len(b) == 0 {
+		return "an empty body"
+	}
+	if len(b) > max {
+		return fmt.Sprintf("%q...", b[:max])
+	}
+	return fmt.Sprintf("%q", b)
+}
+
+// isJSON reports whether a Content-Type names JSON: application/json, with
+// or without parameters, or a +json type.
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || strings.HasSuffix(mt, "+json")
+}

@@ -1,0 +1,358 @@
+package powerstrip
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// upstream is the Docker daemon: where to dial, and a pooled HTTP/1.1
+// transport for ordinary calls. Calls that take over the connection
+// (attach, exec) dial their own connection, since they outlive the HTTP
+// exchange and need half-close, which http.Transport does not expose.
+type upstream struct {
+	addr      string // as the user wrote it, for messages
+	network   string // "unix" or "tcp"
+	address   string // socket path or host:port
+	host      string // URL host of requests sent to it
+	dialer    net.Dialer
+	transport *http.Transport
+}
+
+func newUpstream(addr string) (*upstream, error) {
+	u, err := url.Parse(addr)
+	if err != nil {
+		return nil, fmt.Errorf("upstream %q: %w", addr, err)
+	}
+	up := &upstream{addr: addr, dialer: net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}}
+	switch u.Scheme {
+	case "unix":
+		if u.Path == "" {
+			return nil, fmt.Errorf("upstream %q: want unix:///path/to/docker.sock", addr)
+		}
+		up.network, up.address = "unix", u.Path
+		// Any name will do over a socket; this is the one the docker CLI uses.
+		up.host = "api.moby.localhost"
+	case "tcp", "http":
+		if u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return nil, fmt.Errorf("upstream %q: want tcp://host:port", addr)
+		}
+		up.network, up.address, up.host = "tcp", u.Host, u.Host
+		if u.Port() == "" {
+			up.address = net.JoinHostPort(u.Hostname(), "2375")
+		}
+	default:
+		return nil, fmt.Errorf("upstream %q: the scheme must be unix://, tcp:// or http://", addr)
+	}
+	up.transport = &http.Transport{
+		Proxy:       nil, // the daemon is reached directly, whatever HTTP_PROXY says
+		DialContext: up.dial,
+		// Compression would change the bytes the client gets; Docker does not
+		// compress, and the client's own Accept-Encoding passes through.
+		DisableCompression:  true,
+		MaxIdleConns:        128,
+		MaxIdleConnsPerHost: 128,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	return up, nil
+}
+
+func (up *upstream) dial(ctx context.Context, _, _ string) (net.Conn, error) {
+	return up.dialer.DialContext(ctx, up.network, up.address)
+}
+
+// daemonError wraps a failure to reach or read the daemon.
+type daemonError struct {
+	addr string
+	err  error
+}
+
+func (e *daemonError) Error() string {
+	return fmt.Sprintf("the Docker daemon at %s did not answer: %v", e.addr, e.err)
+}
+
+func (e *daemonError) Unwrap() error { return e.err }
+
+// hopHeaders are meaningful for one connection only (RFC 9110, section 7.6.1),
+// so a proxy must not pass them on: forwarding "Connection: close" or a
+// "Transfer-Encoding" of the other side would break framing. Upgrade and
+// Connection are put back for the calls that take over the connection.
+var hopHeaders = []string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+// copyEndToEnd copies src's end-to-end headers into dst: all but the
+// hop-by-hop ones, including those Connection names.
+func copyEndToEnd(dst, src http.Header) {
+	var named []string
+	for _, v := range src["Connection"] {
+		for _, f := range strings.Split(v, ",") {
+			if f = textproto.TrimString(f); f != "" {
+				named = append(named, http.CanonicalHeaderKey(f))
+			}
+		}
+	}
+next:
+	for k, vv := range src {
+		for _, h := range hopHeaders {
+			if k == h {
+				continue next
+			}
+		}
+		for _, h := range named {
+			if k == h {
+				continue next
+			}
+		}
+		dst[k] = append(dst[k][:0:0], vv...)
+	}
+}
+
+// wantsUpgrade reports whether the client asks to take over the connection,
+// as the docker CLI does for attach and exec: "Connection: Upgrade" with an
+// Upgrade header.
+func wantsUpgrade(h http.Header) bool {
+	if h.Get("Upgrade") == "" {
+		return false
+	}
+	for _, v := range h["Connection"] {
+		for _, f := range strings.Split(v, ",") {
+			if strings.EqualFold(textproto.TrimString(f), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// outgoing builds the request Docker receives.
+func (up *upstream) outgoing(ctx context.Context, in *http.Request, method, path, rawQuery string, body io.Reader, length int64) *http.Request {
+	out := (&http.Request{
+		Method:     method,
+		URL:        &url.URL{Scheme: "http", Host: up.host, Path: path, RawQuery: rawQuery},
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     make(http.Header, len(in.Header)),
+		Host:       in.Host,
+	}).WithContext(ctx)
+	if out.Host == "" {
+		out.Host = up.host
+	}
+	copyEndToEnd(out.Header, in.Header)
+	if wantsUpgrade(in.Header) {
+		out.Header.Set("Connection", "Upgrade")
+		out.Header.Set("Upgrade", in.Header.Get("Upgrade"))
+	}
+	if _, ok := out.Header["User-Agent"]; !ok {
+		// Keep the client's silence: net/http would add its own agent.
+		out.Header.Set("User-Agent", "")
+	}
+	if length != 0 && body != nil {
+		out.Body = io.NopCloser(body)
+		out.ContentLength = length
+	}
+	return out
+}
+
+// streamResponse relays a response as it comes: headers at once (docker run
+// waits on the headers of /wait long before its body), then the body,
+// flushed after every read when its length is unknown, as for logs -f,
+// events and progress streams.
+func streamResponse(w http.ResponseWriter, resp *http.Response) error {
+	copyEndToEnd(w.Header(), resp.Header)
+	w.WriteHeader(resp.StatusCode)
+	rc := http.NewResponseController(w)
+	if resp.ContentLength >= 0 {
+		_, err := io.Copy(w, resp.Body)
+		return err
+	}
+	if err := rc.Flush(); err != nil {
+		return err
+	}
+	buf := make([]byte, 32<<10)
+	for {
+		n, rerr := resp.Body.Read(buf)
+		if n > 0 {
+			if _, err := w.Write(buf[:n]); err != nil {
+				return err
+			}
+			if err := rc.Flush(); err != nil {
+				return err
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+}
+
+// carryable reports whether a response can be handed to post-hooks: the
+// protocol carries text, so JSON and text/* are, and so is an empty body;
+// tar archives, octet streams and Docker's raw and multiplexed streams are
+// not.
+func carryable(resp *http.Response) bool {
+	if resp.ContentLength == 0 || resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified {
+		return true
+	}
+	ct := resp.Header.Get("Content-Type")
+	if isJSON(ct) {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && strings.HasPrefix(mt, "text/")
+}
+
+// errTooLarge marks a body over its limit.
+var errTooLarge = errors.New("too large")
+
+// readLimited reads all of r if it holds at most limit bytes.
+func readLimited(r io.Reader, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, errTooLarge
+	}
+	return data, nil
+}
+
+// writeBuffered writes a response the post-hooks produced, with Docker's
+// other headers and a Content-Length for the new body.
+func writeBuffered(w http.ResponseWriter, dockerHeader http.Header, sr ServerResponse) {
+	h := w.Header()
+	copyEndToEnd(h, dockerHeader)
+	h.Del("Content-Length")
+	h.Del("Content-Type")
+	if sr.ContentType != "" {
+		h.Set("Content-Type", sr.ContentType)
+	}
+	body := BodyText(sr.Body)
+	if sr.Code == http.StatusNoContent || sr.Code == http.StatusNotModified {
+		body = ""
+	} else {
+		h.Set("Content-Length", fmt.Sprint(len(body)))
+	}
+	w.WriteHeader(sr.Code)
+	io.WriteString(w, body) //nolint:errcheck // the client hung up; nothing left to tell it
+}
+
+// writeError answers with Docker's error shape, which every Docker client
+// prints; the 28.x CLI also stops guessing API routes when it gets one.
+func writeError(w http.ResponseWriter, code int, message string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	body := dockerError("powerstrip: " + message)
+	h.Set("Content-Length", fmt.Sprint(len(body)))
+	w.WriteHeader(code)
+	w.Write(body) //nolint:errcheck // the client hung up; nothing left to tell it
+}
+
+// writeRejection sends a hook's rejection as the hook wrote it.
+func writeRejection(w http.ResponseWriter, rej *Rejection) {
+	h := w.Header()
+	if rej.ContentType != "" {
+		h.Set("Content-Type", rej.ContentType)
+	}
+	h.Set("Content-Length", fmt.Sprint(len(rej.Body)))
+	w.WriteHeader(rej.Code)
+	w.Write(rej.Body) //nolint:errcheck // the client hung up; nothing left to tell it
+}
+
+// closeWriter is a connection that can end its sending side alone, as TCP,
+// unix and TLS connections can.
+type closeWriter interface{ CloseWrite() error }
+
+// hijack forwards a call that takes over the connection (attach, exec
+// start). It sends the request on a connection of its own; if Docker answers
+// 101, it takes over the client's connection too and relays bytes both ways
+// until one side ends. Any other answer (say, 404 for a missing container)
+// is an ordinary response, relayed as such.
+func (up *upstream) hijack(w http.ResponseWriter, out *http.Request) error {
+	ctx := out.Context()
+	conn, err := up.dialer.DialContext(ctx, up.network, up.address)
+	if err != nil {
+		return &daemonError{up.addr, err}
+	}
+	// Until the switch, the client's hang-up must end the wait for Docker.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	if err := out.Write(conn); err != nil {
+		stop()
+		conn.Close()
+		return &daemonError{up.addr, err}
+	}
+	upBuf := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(upBuf, out)
+	if !stop() || err != nil {
+		conn.Close()
+		if err == nil {
+			err = ctx.Err()
+		}
+		return &daemonError{up.addr, err}
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		defer conn.Close()
+		defer resp.Body.Close()
+		return streamResponse(w, resp)
+	}
+	client, clientBuf, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		conn.Close()
+		return fmt.Errorf("taking over the client's connection: %w", err)
+	}
+	// The server's deadlines were for the HTTP exchange; the stream has none.
+	client.SetDeadline(time.Time{}) //nolint:errcheck // best effort on a live connection
+	var head bytes.Buffer
+	fmt.Fprintf(&head, "HTTP/%d.%d %s\r\n", resp.ProtoMajor, resp.ProtoMinor, resp.Status)
+	resp.Header.Write(&head) //nolint:errcheck // a bytes.Buffer does not fail
+	head.WriteString("\r\n")
+	if _, err := clientBuf.Write(head.Bytes()); err == nil {
+		err = clientBuf.Flush()
+	}
+	if err != nil {
+		client.Close()
+		conn.Close()
+		return nil // the client is gone; so is the stream
+	}
+	relay(client, clientBuf.Reader, conn, upBuf)
+	return nil
+}
+
+// relay copies bytes both ways between the client and Docker, draining
+// first what either side's reader already buffered. When the client ends
+// its sending side (stdin EOF), Docker's sending side stays open, so that
+// "echo hi | docker run -i IMAGE cat" still prints; when Docker ends, the
+// stream is over and both connections close.
+func relay(client net.Conn, clientBuf *bufio.Reader, up net.Conn, upBuf *bufio.Reader) {
+	upDone := make(chan struct{})
+	go func() {
+		defer close(upDone)
+		_, err := clientBuf.WriteTo(up)
+		if cw, ok := up.(closeWriter); ok && err == nil {
+			cw.CloseWrite() //nolint:errcheck // Docker may be gone already; the other copy sees it
+			return
+		}
+		// The client broke off: so does the stream.
+		up.Close()
+		client.Close()
+	}()
+	upBuf.WriteTo(client) //nolint:errcheck // either way the stream is over
+	client.Close()
+	up.Close()
+	<-upDone
+}
