@@ -34,12 +34,15 @@ func main() {
 }
 
 type options struct {
-	config  string
-	listen  []string
-	docker  string
-	check   bool
-	version bool
-	verbose bool
+	config string
+	// configSet is whether -config was given: only the default file may be
+	// missing.
+	configSet bool
+	listen    []string
+	docker    string
+	check     bool
+	version   bool
+	verbose   bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -56,6 +59,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if err := fset.Parse(args); err != nil {
 		return nil, err
 	}
+	fset.Visit(func(f *flag.Flag) { o.configSet = o.configSet || f.Name == "config" })
 	if fset.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %v", fset.Args())
 	}
@@ -84,7 +88,7 @@ func run(args []string, stderr io.Writer) int {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	cfg, err := loadConfig(o.config, logger)
+	cfg, err := loadConfig(o, logger)
 	if err == nil {
 		var proxy *powerstrip.Proxy
 		if proxy, err = powerstrip.New(cfg, powerstrip.WithUpstream(o.docker), powerstrip.WithLogger(logger)); err == nil {
@@ -103,11 +107,12 @@ func run(args []string, stderr io.Writer) int {
 }
 
 // loadConfig reads the config; a missing default file means no hooks, so
-// that the bare binary is a transparent proxy.
-func loadConfig(path string, logger *slog.Logger) (*powerstrip.Config, error) {
-	cfg, err := powerstrip.LoadConfig(path)
-	if errors.Is(err, fs.ErrNotExist) && path == defaultConfig {
-		logger.Warn("no config file; running with no hooks", "config", path)
+// that the bare binary is a transparent proxy. A file named with -config
+// must exist.
+func loadConfig(o *options, logger *slog.Logger) (*powerstrip.Config, error) {
+	cfg, err := powerstrip.LoadConfig(o.config)
+	if errors.Is(err, fs.ErrNotExist) && !o.configSet {
+		logger.Warn("no config file; running with no hooks", "config", o.config)
 		return nil, nil
 	}
 	return cfg, err
@@ -151,7 +156,7 @@ func serve(o *options, proxy *powerstrip.Proxy, logger *slog.Logger) error {
 			return fmt.Errorf("serving: %w", err)
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				reload(o.config, proxy, logger)
+				reload(o, proxy, logger)
 				continue
 			}
 			logger.Info("shutting down", "signal", sig.String())
@@ -166,16 +171,16 @@ func serve(o *options, proxy *powerstrip.Proxy, logger *slog.Logger) error {
 	}
 }
 
-func reload(path string, proxy *powerstrip.Proxy, logger *slog.Logger) {
-	cfg, err := loadConfig(path, logger)
+func reload(o *options, proxy *powerstrip.Proxy, logger *slog.Logger) {
+	cfg, err := loadConfig(o, logger)
 	if err == nil {
 		err = proxy.Reload(cfg)
 	}
 	if err != nil {
-		logger.Error("config not reloaded; the old one stays", "config", path, "error", err)
+		logger.Error("config not reloaded; the old one stays", "config", o.config, "error", err)
 		return
 	}
-	logger.Info("config reloaded", "config", path)
+	logger.Info("config reloaded", "config", o.config)
 }
 
 // listen opens a listener for tcp://HOST:PORT, HOST:PORT or unix:///path.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -61,6 +62,25 @@ func TestBadConfigDoesNotListen(t *testing.T) {
 	}
 	if _, err := os.Stat(sock); err == nil {
 		t.Error("it listened")
+	}
+}
+
+// Only the default config may be missing: the binary then proxies with no
+// hooks and says so.
+func TestMissingConfig(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "adapters.yml")
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	cfg, err := loadConfig(&options{config: missing}, logger)
+	if err != nil || cfg != nil || !strings.Contains(logs.String(), "no config file; running with no hooks") {
+		t.Errorf("default missing: %v %v %q", cfg, err, logs.String())
+	}
+	if _, err := loadConfig(&options{config: missing, configSet: true}, logger); err == nil {
+		t.Error("a missing -config file was accepted")
+	}
+	o, err := parseFlags([]string{"-config", missing}, io.Discard)
+	if err != nil || !o.configSet {
+		t.Errorf("parseFlags: %+v %v", o, err)
 	}
 }
 
