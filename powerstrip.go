@@ -372,7 +372,7 @@ func (c *call) serve() {
 		return
 	}
 	out := p.upstream.outgoing(ctx, r, req.Method, path, rawQuery, body, length)
-	if wantsUpgrade(r.Header) {
+	if takesOver(req.Method, path, r.Header) {
 		if len(c.post) > 0 {
 			p.logger.Debug("post-hooks skipped: the call takes over the connection", "method", req.Method, "request", req.Request)
 		}

@@ -136,6 +136,32 @@ func wantsUpgrade(h http.Header) bool {
 	return false
 }
 
+// takesOver reports whether a call may take over its connection: a client
+// asking to upgrade, or an attach or exec start, which Docker also takes
+// over without an upgrade ("200 OK" with a raw-stream Content-Type, then
+// raw bytes both ways) for clients that did not ask. path is canonical.
+func takesOver(method, path string, h http.Header) bool {
+	if wantsUpgrade(h) {
+		return true
+	}
+	if method != http.MethodPost {
+		return false
+	}
+	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	if len(segs) > 0 && isVersionSegment(segs[0]) {
+		segs = segs[1:]
+	}
+	return len(segs) == 3 && segs[1] != "" &&
+		((segs[0] == "containers" && segs[2] == "attach") || (segs[0] == "exec" && segs[2] == "start"))
+}
+
+// isRawStream reports whether a Content-Type is one of Docker's
+// connection-takeover streams.
+func isRawStream(contentType string) bool {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	return mt == "application/vnd.docker.raw-stream" || mt == "application/vnd.docker.multiplexed-stream"
+}
+
 // outgoing builds the request Docker receives.
 func (up *upstream) outgoing(ctx context.Context, in *http.Request, method, path, rawQuery string, body io.Reader, length int64) *http.Request {
 	out := (&http.Request{
@@ -278,11 +304,12 @@ func writeRejection(w http.ResponseWriter, rej *Rejection) {
 // unix and TLS connections can.
 type closeWriter interface{ CloseWrite() error }
 
-// hijack forwards a call that takes over the connection (attach, exec
-// start). It sends the request on a connection of its own; if Docker answers
-// 101, it takes over the client's connection too and relays bytes both ways
-// until one side ends. Any other answer (say, 404 for a missing container)
-// is an ordinary response, relayed as such.
+// hijack forwards a call that may take over the connection (see
+// takesOver). It sends the request on a connection of its own; if Docker
+// takes the connection over (101, or 200 with a raw-stream type for a client
+// that did not ask to upgrade), it takes over the client's connection too
+// and relays bytes both ways until one side ends. Any other answer (say, 404
+// for a missing container) is an ordinary response, relayed as such.
 func (up *upstream) hijack(w http.ResponseWriter, out *http.Request) error {
 	ctx := out.Context()
 	conn, err := up.dialer.DialContext(ctx, up.network, up.address)
@@ -305,7 +332,9 @@ func (up *upstream) hijack(w http.ResponseWriter, out *http.Request) error {
 		}
 		return &daemonError{up.addr, err}
 	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
+	takeover := resp.StatusCode == http.StatusSwitchingProtocols ||
+		(resp.StatusCode == http.StatusOK && !wantsUpgrade(out.Header) && isRawStream(resp.Header.Get("Content-Type")))
+	if !takeover {
 		defer conn.Close()
 		defer resp.Body.Close()
 		return streamResponse(w, resp)
