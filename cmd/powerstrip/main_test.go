@@ -4,7 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -131,80 +136,197 @@ func TestListenUnixReplacesOnlyStaleSockets(t *testing.T) {
 	}
 }
 
-// The binary end to end: flags, config, a remote adapter, the real daemon
-// and the real CLI, then a clean stop on SIGTERM.
-func TestBinaryEndToEnd(t *testing.T) {
-	daemon, image := os.Getenv("POWERSTRIP_TEST_DOCKER"), os.Getenv("POWERSTRIP_TEST_IMAGE")
+// e2eDocker returns the test daemon and image, or skips (fails, when the
+// end-to-end tests are required).
+func e2eDocker(t *testing.T) (daemon, image string) {
+	daemon, image = os.Getenv("POWERSTRIP_TEST_DOCKER"), os.Getenv("POWERSTRIP_TEST_IMAGE")
 	if daemon == "" || image == "" {
 		if os.Getenv("POWERSTRIP_E2E") == "required" {
 			t.Fatal("end-to-end tests are required: POWERSTRIP_TEST_DOCKER and POWERSTRIP_TEST_IMAGE are not set")
 		}
 		t.Skip("no test daemon (run scripts/test.sh)")
 	}
+	return daemon, image
+}
+
+// runningBinary is the powerstrip binary running as a user would run it.
+type runningBinary struct {
+	cmd     *exec.Cmd
+	sock    string   // DOCKER_HOST=unix://sock reaches it
+	startup []string // log lines up to "listening"
+	rest    chan string
+}
+
+// startBinary builds the binary and runs it with a config, listening on a
+// unix socket in front of the test daemon.
+func startBinary(t *testing.T, ctx context.Context, daemon, config string) *runningBinary {
+	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "powerstrip")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	adapter := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req powerstrip.HookRequest
-		json.NewDecoder(r.Body).Decode(&req)
-		var body map[string]any
-		if err := req.ClientRequest.DecodeBody(&body); err != nil {
-			http.Error(w, err.Error(), 400)
-			return
-		}
-		body["Env"] = []string{"VIA=the-binary"}
-		out := req.ClientRequest
-		out.SetBody(body)
-		json.NewEncoder(w).Encode(powerstrip.HookResponse{PowerstripProtocolVersion: 1, ModifiedClientRequest: &out})
-	}))
-	defer adapter.Close()
-	cfg := writeFile(t, "adapters.yml", "version: 1\nendpoints:\n  \"POST /*/containers/create\":\n    pre: [env]\nadapters:\n  env: "+adapter.URL+"\n")
-	sock := filepath.Join(dir, "powerstrip.sock")
-
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "-config", cfg, "-listen", "unix://"+sock, "-docker", daemon)
-	stderr, err := cmd.StderrPipe()
+	b := &runningBinary{sock: filepath.Join(dir, "powerstrip.sock"), rest: make(chan string, 1)}
+	b.cmd = exec.CommandContext(ctx, bin, "-config", config, "-listen", "unix://"+b.sock, "-docker", daemon)
+	stderr, err := b.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
+	if err := b.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	logs := bufio.NewScanner(stderr)
-	var startup []string
 	for logs.Scan() {
-		startup = append(startup, logs.Text())
+		b.startup = append(b.startup, logs.Text())
 		if strings.Contains(logs.Text(), "msg=listening") {
 			break
 		}
 	}
-	if !strings.Contains(strings.Join(startup, "\n"), `hooks="POST /*/containers/create pre=[env] post=[]"`) {
-		t.Errorf("the start-up log does not list the endpoint:\n%s", strings.Join(startup, "\n"))
-	}
-	rest := make(chan string, 1)
 	go func() {
-		b, _ := io.ReadAll(stderr)
-		rest <- string(b)
+		rest, _ := io.ReadAll(stderr)
+		b.rest <- string(rest)
 	}()
+	return b
+}
 
-	run := exec.CommandContext(ctx, "docker", "run", "--rm", image, "sh", "-c", "echo $VIA")
-	run.Env = []string{"DOCKER_HOST=unix://" + sock, "DOCKER_CONFIG=" + t.TempDir(), "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	out, err := run.CombinedOutput()
-	if err != nil || string(out) != "the-binary\n" {
-		t.Errorf("docker run through the binary: %v, %q", err, out)
-	}
+// docker runs the docker CLI through the binary.
+func (b *runningBinary) docker(t *testing.T, ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "docker", args...)
+	cmd.Env = []string{"DOCKER_HOST=unix://" + b.sock, "DOCKER_CONFIG=" + t.TempDir(), "DOCKER_BUILDKIT=0",
+		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+// peakRSS is the binary's peak resident memory so far, from the kernel.
+func (b *runningBinary) peakRSS(t *testing.T) string {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", b.cmd.Process.Pid))
+	if err != nil {
 		t.Fatal(err)
 	}
-	tail := <-rest // ends when the process closes stderr, at exit
-	if err := cmd.Wait(); err != nil {
+	for _, line := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			return strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:"))
+		}
+	}
+	t.Fatal("no VmHWM in /proc status")
+	return ""
+}
+
+// stop sends SIGTERM and returns the rest of the log once it exited.
+func (b *runningBinary) stop(t *testing.T) string {
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	tail := <-b.rest // ends when the process closes stderr, at exit
+	if err := b.cmd.Wait(); err != nil {
 		t.Errorf("exit after SIGTERM: %v\n%s", err, tail)
 	}
-	if !strings.Contains(tail, "shutting down") {
+	return tail
+}
+
+// remoteAdapter serves fn as a protocol v1 adapter on loopback.
+func remoteAdapter(t *testing.T, fn func(req *powerstrip.HookRequest) *powerstrip.HookResponse) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req powerstrip.HookRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		json.NewEncoder(w).Encode(fn(&req))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// The binary end to end: flags, config, a remote adapter, the real daemon
+// and the real CLI, then a clean stop on SIGTERM.
+func TestBinaryEndToEnd(t *testing.T) {
+	daemon, image := e2eDocker(t)
+	url := remoteAdapter(t, func(req *powerstrip.HookRequest) *powerstrip.HookResponse {
+		var body map[string]any
+		if err := req.ClientRequest.DecodeBody(&body); err != nil {
+			return nil
+		}
+		body["Env"] = []string{"VIA=the-binary"}
+		out := req.ClientRequest
+		out.SetBody(body)
+		return &powerstrip.HookResponse{PowerstripProtocolVersion: 1, ModifiedClientRequest: &out}
+	})
+	cfg := writeFile(t, "adapters.yml", "version: 1\nendpoints:\n  \"POST /*/containers/create\":\n    pre: [env]\nadapters:\n  env: "+url+"\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	b := startBinary(t, ctx, daemon, cfg)
+	if !strings.Contains(strings.Join(b.startup, "\n"), `hooks="POST /*/containers/create pre=[env] post=[]"`) {
+		t.Errorf("the start-up log does not list the endpoint:\n%s", strings.Join(b.startup, "\n"))
+	}
+	if out, err := b.docker(t, ctx, "run", "--rm", image, "sh", "-c", "echo $VIA"); err != nil || out != "the-binary\n" {
+		t.Errorf("docker run through the binary: %v, %q", err, out)
+	}
+	if tail := b.stop(t); !strings.Contains(tail, "shutting down") {
 		t.Errorf("no shutdown in the log:\n%s", tail)
 	}
+}
+
+// A build context of 200 MiB streams through the binary while a remote
+// pre-hook is configured on /build: the build gets every byte, the hook sees
+// the call, and the proxy's memory stays flat.
+func TestBinaryBigBuildContext(t *testing.T) {
+	daemon, image := e2eDocker(t)
+	var sawBuild atomic.Int32
+	url := remoteAdapter(t, func(req *powerstrip.HookRequest) *powerstrip.HookResponse {
+		if strings.Contains(req.ClientRequest.Request, "/build?") && req.ClientRequest.Body == nil {
+			sawBuild.Add(1)
+		}
+		return &powerstrip.HookResponse{PowerstripProtocolVersion: 1}
+	})
+	cfg := writeFile(t, "adapters.yml", "version: 1\nendpoints:\n  \"POST /*/build\":\n    pre: [gate]\nadapters:\n  gate: "+url+"\n")
+
+	const size = 200 << 20
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "big.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.New()
+	chunk := make([]byte, 1<<20)
+	x := uint64(88172645463325252)
+	for written := 0; written < size; written += len(chunk) {
+		for i := 0; i < len(chunk); i += 8 { // xorshift: incompressible, fast
+			x ^= x << 13
+			x ^= x >> 7
+			x ^= x << 17
+			binary.LittleEndian.PutUint64(chunk[i:], x)
+		}
+		f.Write(chunk)
+		sum.Write(chunk)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := hex.EncodeToString(sum.Sum(nil))
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+image+"\nCOPY big.bin /big.bin\nRUN sha256sum /big.bin\n"), 0o644)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	b := startBinary(t, ctx, daemon, cfg)
+	tag := "powerstrip-e2e-bigcontext:latest"
+	start := time.Now()
+	out, err := b.docker(t, ctx, "build", "--rm", "-t", tag, dir)
+	took := time.Since(start)
+	defer b.docker(t, context.Background(), "rmi", "-f", tag)
+	if err != nil || !strings.Contains(out, want+"  /big.bin") {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	if sawBuild.Load() != 1 {
+		t.Errorf("the pre-hook saw %d builds", sawBuild.Load())
+	}
+	peak := b.peakRSS(t)
+	t.Logf("200 MiB build context through the binary: %v; proxy peak RSS %s", took, peak)
+	var kb int
+	fmt.Sscanf(peak, "%d kB", &kb)
+	if kb <= 0 || kb > 64<<10 {
+		t.Errorf("peak RSS %s: the context was held in memory", peak)
+	}
+	b.stop(t)
 }
