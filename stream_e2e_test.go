@@ -432,7 +432,7 @@ func TestE2EPostHookOnBuildOutput(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+e.image+"\nRUN echo step-one-output\nRUN echo step-two-output\n"), 0o644)
 	tag := "powerstrip-e2e-posthook:latest"
 	t.Cleanup(func() { e.docker(t, e.clis[0], e.daemon, nil, "rmi", "-f", tag) })
-	r := e.docker(t, e.clis[0], host, nil, "build", "-t", tag, dir)
+	r := e.docker(t, e.clis[0], host, nil, "build", "--no-cache", "-t", tag, dir)
 	if r.err != nil || !strings.Contains(r.stdout, "step-two-output") || !strings.Contains(r.stdout, "Successfully tagged "+tag) {
 		t.Fatalf("build: %v\n%s\n%s", r.err, r.stdout, r.stderr)
 	}

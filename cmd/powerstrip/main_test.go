@@ -312,9 +312,13 @@ func TestBinaryBigBuildContext(t *testing.T) {
 	b := startBinary(t, ctx, daemon, cfg)
 	tag := "powerstrip-e2e-bigcontext:latest"
 	start := time.Now()
-	out, err := b.docker(t, ctx, "build", "--rm", "-t", tag, dir)
+	out, err := b.docker(t, ctx, "build", "--no-cache", "-t", tag, dir)
 	took := time.Since(start)
-	defer b.docker(t, context.Background(), "rmi", "-f", tag)
+	t.Cleanup(func() {
+		rmi := exec.Command("docker", "rmi", "-f", tag)
+		rmi.Env = []string{"DOCKER_HOST=" + daemon, "DOCKER_CONFIG=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}
+		rmi.Run()
+	})
 	if err != nil || !strings.Contains(out, want+"  /big.bin") {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
