@@ -399,7 +399,7 @@ func (c *call) serve() {
 			p.logger.Debug("post-hooks skipped: the response is not text", "method", req.Method,
 				"request", req.Request, "content-type", resp.Header.Get("Content-Type"))
 		}
-		if err := streamResponse(c.w, resp); err != nil {
+		if err := p.upstream.streamResponse(c.w, resp); err != nil {
 			p.logger.Debug("response cut short", "method", req.Method, "request", req.Request, "error", err)
 		}
 		return

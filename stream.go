@@ -13,6 +13,7 @@ import (
 	"net/textproto"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -27,6 +28,7 @@ type upstream struct {
 	host      string // URL host of requests sent to it
 	dialer    net.Dialer
 	transport *http.Transport
+	buffers   sync.Pool // *[]byte of largeCopyBuffer bytes, lent by copyStream
 }
 
 func newUpstream(addr string) (*upstream, error) {
@@ -35,6 +37,10 @@ func newUpstream(addr string) (*upstream, error) {
 		return nil, fmt.Errorf("upstream %q: %w", addr, err)
 	}
 	up := &upstream{addr: addr, dialer: net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}}
+	up.buffers.New = func() any {
+		b := make([]byte, largeCopyBuffer)
+		return &b
+	}
 	switch u.Scheme {
 	case "unix":
 		if u.Path == "" {
@@ -186,7 +192,7 @@ func (up *upstream) outgoing(ctx context.Context, in *http.Request, method, path
 		out.Header.Set("User-Agent", "")
 	}
 	if length != 0 && body != nil {
-		out.Body = io.NopCloser(body)
+		out.Body = bulkBody{io.NopCloser(body), up}
 		out.ContentLength = length
 	}
 	return out
@@ -196,36 +202,85 @@ func (up *upstream) outgoing(ctx context.Context, in *http.Request, method, path
 // waits on the headers of /wait long before its body), then the body,
 // flushed after every read when its length is unknown, as for logs -f,
 // events and progress streams.
-func streamResponse(w http.ResponseWriter, resp *http.Response) error {
+func (up *upstream) streamResponse(w http.ResponseWriter, resp *http.Response) error {
 	copyEndToEnd(w.Header(), resp.Header)
 	w.WriteHeader(resp.StatusCode)
-	rc := http.NewResponseController(w)
 	if resp.ContentLength >= 0 {
-		_, err := io.Copy(w, resp.Body)
+		_, err := up.copyStream(w, resp.Body, nil)
 		return err
 	}
+	rc := http.NewResponseController(w)
 	if err := rc.Flush(); err != nil {
 		return err
 	}
-	buf := make([]byte, 32<<10)
+	_, err := up.copyStream(w, resp.Body, rc.Flush)
+	return err
+}
+
+// Copy buffers. An idle stream (events, logs -f) holds only a small one;
+// a stream with data waiting borrows a large one, so gigabytes move in few
+// system calls.
+const (
+	smallCopyBuffer = 4 << 10
+	largeCopyBuffer = 256 << 10
+)
+
+// copyStream copies src to dst until src ends, calling flush (if not nil)
+// after every write. Reading starts with a small buffer; a read that fills
+// it means more is waiting, so the next reads use a large buffer from the
+// pool, until one returns less than the small buffer would have held: the
+// source is trickling again. (Reads of a chunked body stop at each chunk's
+// end, so "shorter than the large buffer" says nothing.)
+func (up *upstream) copyStream(dst io.Writer, src io.Reader, flush func() error) (int64, error) {
+	var small [smallCopyBuffer]byte
+	var large *[]byte
+	defer func() {
+		if large != nil {
+			up.buffers.Put(large)
+		}
+	}()
+	var total int64
 	for {
-		n, rerr := resp.Body.Read(buf)
+		buf := small[:]
+		if large != nil {
+			buf = *large
+		}
+		n, rerr := src.Read(buf)
 		if n > 0 {
-			if _, err := w.Write(buf[:n]); err != nil {
-				return err
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return total, err
 			}
-			if err := rc.Flush(); err != nil {
-				return err
+			total += int64(n)
+			if flush != nil {
+				if err := flush(); err != nil {
+					return total, err
+				}
 			}
+		}
+		switch {
+		case large == nil && n == len(buf):
+			large = up.buffers.Get().(*[]byte)
+		case large != nil && n < smallCopyBuffer:
+			up.buffers.Put(large)
+			large = nil
 		}
 		if rerr == io.EOF {
-			return nil
+			return total, nil
 		}
 		if rerr != nil {
-			return rerr
+			return total, rerr
 		}
 	}
 }
+
+// bulkBody is a request body that the transport copies with copyStream:
+// net/http would otherwise copy it 32 KiB at a time.
+type bulkBody struct {
+	io.ReadCloser
+	up *upstream
+}
+
+func (b bulkBody) WriteTo(w io.Writer) (int64, error) { return b.up.copyStream(w, b.ReadCloser, nil) }
 
 // carryable reports whether a response can be handed to post-hooks: the
 // protocol carries text, so JSON and text/* are, and so is an empty body;
@@ -337,7 +392,7 @@ func (up *upstream) hijack(w http.ResponseWriter, out *http.Request) error {
 	if !takeover {
 		defer conn.Close()
 		defer resp.Body.Close()
-		return streamResponse(w, resp)
+		return up.streamResponse(w, resp)
 	}
 	client, clientBuf, err := http.NewResponseController(w).Hijack()
 	if err != nil {
