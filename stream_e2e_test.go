@@ -87,38 +87,41 @@ func readUntil(t *testing.T, r io.Reader, want string, within time.Duration) str
 	}
 }
 
-// docker run -it, typed into interactively under a real pseudo-terminal.
-func TestE2ERunInteractiveTTY(t *testing.T) {
+// docker run -it and docker exec -it, typed into interactively under a real
+// pseudo-terminal.
+func TestE2EInteractiveTTY(t *testing.T) {
 	e := needDocker(t)
 	host := e.proxy(t, nil)
 	e.eachCLI(t, func(t *testing.T, cli string) {
-		master, slave := openPTY(t)
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, cli, "run", "-it", "--rm", e.image, "sh")
-		cmd.Env = append(cliEnv(t, host), "TERM=xterm")
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		out := make(chan string, 1)
-		go func() {
-			// The shell's answer, not the echo of what was typed.
-			io.WriteString(master, "echo $((6*7))-answer\r")
-			out <- readUntil(t, master, "42-answer", 30*time.Second)
-		}()
-		select {
-		case <-out:
-		case <-ctx.Done():
-			t.Fatal("no answer from the shell")
-		}
-		io.WriteString(master, "tty; exit 3\r")
-		err := cmd.Wait()
-		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
-			t.Errorf("exit: %v", err)
+		id := strings.TrimSpace(e.must(t, cli, e.daemon, "run", "-d", e.image, "sleep", "60"))
+		e.removeLater(t, id)
+		for _, args := range [][]string{{"run", "-it", "--rm", e.image, "sh"}, {"exec", "-it", id, "sh"}} {
+			t.Run(args[0], func(t *testing.T) { typeIntoShell(t, cli, host, args) })
 		}
 	})
+}
+
+// typeIntoShell runs the docker CLI with args on a pseudo-terminal, types a
+// command, expects its answer, and exits the shell with a code.
+func typeIntoShell(t *testing.T, cli, host string, args []string) {
+	master, slave := openPTY(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, cli, args...)
+	cmd.Env = append(cliEnv(t, host), "TERM=xterm")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The shell's answer, not the echo of what was typed.
+	io.WriteString(master, "echo $((6*7))-answer\r")
+	readUntil(t, master, "42-answer", 30*time.Second)
+	io.WriteString(master, "exit 3\r")
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
+		t.Errorf("exit: %v", err)
+	}
 }
 
 // docker start -ai: attach with stdin to a created container.

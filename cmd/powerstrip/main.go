@@ -43,6 +43,8 @@ type options struct {
 	check     bool
 	version   bool
 	verbose   bool
+	// bodyLimit and responseLimit are the library's limits, in bytes.
+	bodyLimit, responseLimit int64
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -56,6 +58,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fset.BoolVar(&o.check, "check", false, "validate the config, then exit 0, or 1 with the error")
 	fset.BoolVar(&o.version, "version", false, "print the version and exit")
 	fset.BoolVar(&o.verbose, "verbose", false, "log every call and every hook step")
+	fset.Int64Var(&o.bodyLimit, "request-body-limit", powerstrip.DefaultBodyLimit, "the largest JSON request body hooks are given, in `bytes`; larger ones get 413")
+	fset.Int64Var(&o.responseLimit, "response-buffer-limit", powerstrip.DefaultResponseBufferLimit, "the largest response buffered for post-hooks, in `bytes`")
 	if err := fset.Parse(args); err != nil {
 		return nil, err
 	}
@@ -91,7 +95,8 @@ func run(args []string, stderr io.Writer) int {
 	cfg, err := loadConfig(o, logger)
 	if err == nil {
 		var proxy *powerstrip.Proxy
-		if proxy, err = powerstrip.New(cfg, powerstrip.WithUpstream(o.docker), powerstrip.WithLogger(logger)); err == nil {
+		if proxy, err = powerstrip.New(cfg, powerstrip.WithUpstream(o.docker), powerstrip.WithLogger(logger),
+			powerstrip.WithRequestBodyLimit(o.bodyLimit), powerstrip.WithResponseBufferLimit(o.responseLimit)); err == nil {
 			if o.check {
 				fmt.Fprintf(stderr, "%s: ok\n", o.config)
 				return 0

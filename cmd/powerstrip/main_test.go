@@ -103,6 +103,10 @@ func TestFlags(t *testing.T) {
 		t.Errorf("bad -docker: %d %q", code, stderr.String())
 	}
 	stderr.Reset()
+	if code := run([]string{"-request-body-limit", "0", "-check"}, &stderr); code != 1 || !strings.Contains(stderr.String(), "WithRequestBodyLimit: 0 is not positive") {
+		t.Errorf("bad -request-body-limit: %d %q", code, stderr.String())
+	}
+	stderr.Reset()
 	if code := run([]string{"extra"}, &stderr); code != 2 {
 		t.Errorf("extra argument: %d %q", code, stderr.String())
 	}
