@@ -206,14 +206,14 @@ func (up *upstream) streamResponse(w http.ResponseWriter, resp *http.Response) e
 	copyEndToEnd(w.Header(), resp.Header)
 	w.WriteHeader(resp.StatusCode)
 	if resp.ContentLength >= 0 {
-		_, err := up.copyStream(w, resp.Body, nil)
+		_, err := up.copyStream(w, resp.Body, nil, true)
 		return err
 	}
 	rc := http.NewResponseController(w)
 	if err := rc.Flush(); err != nil {
 		return err
 	}
-	_, err := up.copyStream(w, resp.Body, rc.Flush)
+	_, err := up.copyStream(w, resp.Body, rc.Flush, false)
 	return err
 }
 
@@ -231,7 +231,12 @@ const (
 // pool, until one returns less than the small buffer would have held: the
 // source is trickling again. (Reads of a chunked body stop at each chunk's
 // end, so "shorter than the large buffer" says nothing.)
-func (up *upstream) copyStream(dst io.Writer, src io.Reader, flush func() error) (int64, error) {
+//
+// With gather, reads into the large buffer go on until it is full or the
+// source trickles, and only then is it written: one large write instead of
+// many chunk-sized ones. That suits bodies nobody watches live (uploads,
+// responses of known length); a flushed stream must not wait for more.
+func (up *upstream) copyStream(dst io.Writer, src io.Reader, flush func() error, gather bool) (int64, error) {
 	var small [smallCopyBuffer]byte
 	var large *[]byte
 	defer func() {
@@ -246,6 +251,11 @@ func (up *upstream) copyStream(dst io.Writer, src io.Reader, flush func() error)
 			buf = *large
 		}
 		n, rerr := src.Read(buf)
+		last := n
+		for gather && large != nil && rerr == nil && last >= smallCopyBuffer && n < len(buf) {
+			last, rerr = src.Read(buf[n:])
+			n += last
+		}
 		if n > 0 {
 			if _, err := dst.Write(buf[:n]); err != nil {
 				return total, err
@@ -260,7 +270,7 @@ func (up *upstream) copyStream(dst io.Writer, src io.Reader, flush func() error)
 		switch {
 		case large == nil && n == len(buf):
 			large = up.buffers.Get().(*[]byte)
-		case large != nil && n < smallCopyBuffer:
+		case large != nil && last < smallCopyBuffer:
 			up.buffers.Put(large)
 			large = nil
 		}
@@ -280,7 +290,7 @@ type bulkBody struct {
 	up *upstream
 }
 
-func (b bulkBody) WriteTo(w io.Writer) (int64, error) { return b.up.copyStream(w, b.ReadCloser, nil) }
+func (b bulkBody) WriteTo(w io.Writer) (int64, error) { return b.up.copyStream(w, b.ReadCloser, nil, true) }
 
 // carryable reports whether a response can be handed to post-hooks: the
 // protocol carries text, so JSON and text/* are, and so is an empty body;
