@@ -290,7 +290,9 @@ type bulkBody struct {
 	up *upstream
 }
 
-func (b bulkBody) WriteTo(w io.Writer) (int64, error) { return b.up.copyStream(w, b.ReadCloser, nil, true) }
+func (b bulkBody) WriteTo(w io.Writer) (int64, error) {
+	return b.up.copyStream(w, b.ReadCloser, nil, true)
+}
 
 // carryable reports whether a response can be handed to post-hooks: the
 // protocol carries text, so JSON and text/* are, and so is an empty body;
