@@ -69,6 +69,10 @@ type chain struct {
 	// bodyReplaceable is false when the request body streams to Docker
 	// unseen (not JSON), so a hook's Body cannot take its place.
 	bodyReplaceable bool
+	// budget bounds the time all hooks of one call may take together, pre
+	// and post, so that timeouts under failurePolicy: ignore cannot add up;
+	// spent is what they took so far. Zero means no budget.
+	budget, spent time.Duration
 }
 
 // runPre runs the pre-hooks on req and returns the request Docker must see.
@@ -116,10 +120,22 @@ func (c *chain) runPost(ctx context.Context, hooks []*boundHook, req ClientReque
 // call runs one hook under its timeout and failure policy, and logs the step.
 func (c *chain) call(ctx context.Context, h *boundHook, req *HookRequest) (*HookResponse, error) {
 	start := time.Now()
-	hctx, cancel := context.WithTimeout(ctx, h.timeout)
-	defer cancel()
-	resp, err := safeServeHook(hctx, h.hook, req)
+	timeout, limit := h.timeout, "its timeout"
+	if left := c.budget - c.spent; c.budget > 0 && left < timeout {
+		timeout, limit = left, fmt.Sprintf("what was left of the call's hook budget of %v", c.budget)
+	}
+	var resp *HookResponse
+	err := fmt.Errorf("not called: the call's hook budget of %v is spent: %w", c.budget, context.DeadlineExceeded)
+	if timeout > 0 {
+		hctx, cancel := context.WithTimeout(ctx, timeout)
+		resp, err = safeServeHook(hctx, h.hook, req)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			err = fmt.Errorf("no answer within %v (%s): %w", timeout.Round(time.Millisecond), limit, err)
+		}
+	}
 	took := time.Since(start)
+	c.spent += took
 	attrs := []any{"adapter", h.name, "type", req.Type, "method", req.ClientRequest.Method,
 		"request", req.ClientRequest.Request, "duration", took}
 	if err == nil {
@@ -138,9 +154,6 @@ func (c *chain) call(ctx context.Context, h *boundHook, req *HookRequest) (*Hook
 	if ctx.Err() != nil {
 		// The client hung up: nothing to report to it, nor to ignore.
 		return nil, ctx.Err()
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		err = fmt.Errorf("no answer within %v: %w", h.timeout, err)
 	}
 	if h.policy == FailOpen {
 		c.logger.Warn("hook failed; going on unchanged (failurePolicy: ignore)", append(attrs, "error", err)...)

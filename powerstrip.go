@@ -54,6 +54,7 @@ package powerstrip
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -89,6 +90,7 @@ type Proxy struct {
 	adapterClient *http.Client
 	bodyLimit     int64
 	responseLimit int64
+	hookBudget    time.Duration
 	// state is the compiled config. A call loads it once and keeps it to the
 	// end, so Reload never changes the rules under a call in flight.
 	state atomic.Pointer[state]
@@ -109,13 +111,27 @@ type settings struct {
 	hooks         map[string]Hook
 	bodyLimit     int64
 	responseLimit int64
+	hookBudget    time.Duration
+	upstreamTLS   *tls.Config
 }
 
-// WithUpstream sets the daemon's address: unix:///path, tcp://host:port or
-// http://host:port. The default is DefaultUpstream.
+// WithUpstream sets the daemon's address: unix:///path, tcp://host:port,
+// http://host:port, or https://host:port for TLS. A tcp address without a
+// port means 2375, or 2376 with TLS. The default is DefaultUpstream.
 func WithUpstream(addr string) Option {
 	return func(s *settings) error {
 		s.upstream = addr
+		return nil
+	}
+}
+
+// WithUpstreamTLS speaks TLS to a tcp:// daemon with cfg, for a remote,
+// TLS-protected daemon or Swarm manager. UpstreamTLSConfig builds cfg from a
+// docker certificate directory. Unset, only https:// addresses use TLS,
+// verified against the system's roots.
+func WithUpstreamTLS(cfg *tls.Config) Option {
+	return func(s *settings) error {
+		s.upstreamTLS = cfg
 		return nil
 	}
 }
@@ -172,6 +188,23 @@ func WithResponseBufferLimit(n int64) Option {
 	}
 }
 
+// DefaultHookBudget bounds the time all hooks of one call may take together.
+const DefaultHookBudget = 60 * time.Second
+
+// WithHookBudget bounds the time all hooks of one call, pre and post, may
+// take together; a hook gets the smaller of its own timeout and what is left.
+// Without it, ten adapters with failurePolicy: ignore that all time out
+// would hold a call for ten timeouts. The default is DefaultHookBudget.
+func WithHookBudget(d time.Duration) Option {
+	return func(s *settings) error {
+		if d <= 0 {
+			return fmt.Errorf("WithHookBudget: %v is not positive", d)
+		}
+		s.hookBudget = d
+		return nil
+	}
+}
+
 // New builds a Proxy from cfg, which may be nil for a proxy without hooks.
 // It checks everything it can before serving: the config, that every name
 // an endpoint lists is an adapter or an in-process hook, and the upstream
@@ -182,13 +215,14 @@ func New(cfg *Config, opts ...Option) (*Proxy, error) {
 		hooks:         map[string]Hook{},
 		bodyLimit:     DefaultBodyLimit,
 		responseLimit: DefaultResponseBufferLimit,
+		hookBudget:    DefaultHookBudget,
 	}
 	for _, opt := range opts {
 		if err := opt(&s); err != nil {
 			return nil, err
 		}
 	}
-	up, err := newUpstream(s.upstream)
+	up, err := newUpstream(s.upstream, s.upstreamTLS)
 	if err != nil {
 		return nil, err
 	}
@@ -203,6 +237,7 @@ func New(cfg *Config, opts ...Option) (*Proxy, error) {
 		adapterClient: newAdapterClient(),
 		bodyLimit:     s.bodyLimit,
 		responseLimit: s.responseLimit,
+		hookBudget:    s.hookBudget,
 	}
 	if err := p.Reload(cfg); err != nil {
 		return nil, err
@@ -268,6 +303,14 @@ func (p *Proxy) compile(cfg *Config) (*state, error) {
 	return &state{matcher: m, hooks: hooks}, nil
 }
 
+// Shutdown is the Proxy's part of a graceful stop. http.Server.Shutdown
+// waits for calls in flight but lets go of connections that Docker took
+// over (attach, exec), so call this too, with the same deadline: it waits
+// for those streams to end and, when ctx is done, closes the ones left.
+func (p *Proxy) Shutdown(ctx context.Context) error {
+	return p.upstream.shutdown(ctx)
+}
+
 // Endpoints describes the loaded config, one line per endpoint, for logs.
 func (p *Proxy) Endpoints() []string {
 	st := p.state.Load()
@@ -312,6 +355,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.chain = chain{
 		logger: p.logger,
+		budget: p.hookBudget,
 		sameScope: func(m, newPath string) bool {
 			return slices.Equal(st.matcher.endpointSet(method, path), st.matcher.endpointSet(m, newPath))
 		},

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +14,8 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -27,16 +31,26 @@ type upstream struct {
 	address   string // socket path or host:port
 	host      string // URL host of requests sent to it
 	dialer    net.Dialer
+	tls       *tls.Config // nil for plain connections
 	transport *http.Transport
 	buffers   sync.Pool // *[]byte of largeCopyBuffer bytes, lent by copyStream
+
+	// takenOver are the client and daemon connections of calls relayed
+	// both ways, which http.Server.Shutdown no longer sees; see
+	// Proxy.Shutdown. ended receives a token whenever one ends.
+	mu        sync.Mutex
+	takenOver map[net.Conn]net.Conn
+	ended     chan struct{}
 }
 
-func newUpstream(addr string) (*upstream, error) {
+func newUpstream(addr string, tlsConfig *tls.Config) (*upstream, error) {
 	u, err := url.Parse(addr)
 	if err != nil {
 		return nil, fmt.Errorf("upstream %q: %w", addr, err)
 	}
 	up := &upstream{addr: addr, dialer: net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}}
+	up.takenOver = map[net.Conn]net.Conn{}
+	up.ended = make(chan struct{}, 1)
 	up.buffers.New = func() any {
 		b := make([]byte, largeCopyBuffer)
 		return &b
@@ -49,16 +63,33 @@ func newUpstream(addr string) (*upstream, error) {
 		up.network, up.address = "unix", u.Path
 		// Any name will do over a socket; this is the one the docker CLI uses.
 		up.host = "api.moby.localhost"
-	case "tcp", "http":
+	case "tcp", "http", "https":
 		if u.Host == "" || (u.Path != "" && u.Path != "/") {
 			return nil, fmt.Errorf("upstream %q: want tcp://host:port", addr)
 		}
 		up.network, up.address, up.host = "tcp", u.Host, u.Host
+		if u.Scheme == "https" && tlsConfig == nil {
+			tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
 		if u.Port() == "" {
-			up.address = net.JoinHostPort(u.Hostname(), "2375")
+			// Docker's ports: 2376 with TLS, 2375 without.
+			port := "2375"
+			if tlsConfig != nil {
+				port = "2376"
+			}
+			up.address = net.JoinHostPort(u.Hostname(), port)
 		}
 	default:
-		return nil, fmt.Errorf("upstream %q: the scheme must be unix://, tcp:// or http://", addr)
+		return nil, fmt.Errorf("upstream %q: the scheme must be unix://, tcp://, http:// or https://", addr)
+	}
+	if tlsConfig != nil {
+		if up.network == "unix" {
+			return nil, fmt.Errorf("upstream %q: TLS is for tcp:// daemons", addr)
+		}
+		up.tls = tlsConfig.Clone()
+		if up.tls.ServerName == "" {
+			up.tls.ServerName = u.Hostname()
+		}
 	}
 	up.transport = &http.Transport{
 		Proxy:       nil, // the daemon is reached directly, whatever HTTP_PROXY says
@@ -73,8 +104,52 @@ func newUpstream(addr string) (*upstream, error) {
 	return up, nil
 }
 
+// dial connects to the daemon, over TLS if it is configured. (The
+// transport sees plain HTTP on the connection, so it never tries HTTP/2.)
 func (up *upstream) dial(ctx context.Context, _, _ string) (net.Conn, error) {
+	if up.tls != nil {
+		d := tls.Dialer{NetDialer: &up.dialer, Config: up.tls}
+		return d.DialContext(ctx, up.network, up.address)
+	}
 	return up.dialer.DialContext(ctx, up.network, up.address)
+}
+
+// UpstreamTLSConfig is the TLS configuration the docker CLI derives from a
+// certificate directory (DOCKER_CERT_PATH): the client certificate in
+// cert.pem and key.pem when present, and, with verify (DOCKER_TLS_VERIFY),
+// the daemon's certificate checked against ca.pem; without verify the
+// daemon's certificate is not checked, as with docker --tls.
+func UpstreamTLSConfig(certDir string, verify bool) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: !verify} //nolint:gosec // what --tls without verify means
+	certFile, keyFile := filepath.Join(certDir, "cert.pem"), filepath.Join(certDir, "key.pem")
+	if _, err := os.Stat(certFile); err == nil {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("upstream TLS: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	if verify {
+		pool, err := loadCertPool(filepath.Join(certDir, "ca.pem"))
+		if err != nil {
+			return nil, fmt.Errorf("upstream TLS: %w", err)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
+}
+
+// loadCertPool reads a PEM file of CA certificates.
+func loadCertPool(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
 }
 
 // daemonError wraps a failure to reach or read the daemon.
@@ -379,7 +454,7 @@ type closeWriter interface{ CloseWrite() error }
 // for a missing container) is an ordinary response, relayed as such.
 func (up *upstream) hijack(w http.ResponseWriter, out *http.Request) error {
 	ctx := out.Context()
-	conn, err := up.dialer.DialContext(ctx, up.network, up.address)
+	conn, err := up.dial(ctx, "", "")
 	if err != nil {
 		return &daemonError{up.addr, err}
 	}
@@ -425,8 +500,42 @@ func (up *upstream) hijack(w http.ResponseWriter, out *http.Request) error {
 		conn.Close()
 		return nil // the client is gone; so is the stream
 	}
+	up.mu.Lock()
+	up.takenOver[client] = conn
+	up.mu.Unlock()
 	relay(client, clientBuf.Reader, conn, upBuf)
+	up.mu.Lock()
+	delete(up.takenOver, client)
+	up.mu.Unlock()
+	select {
+	case up.ended <- struct{}{}:
+	default:
+	}
 	return nil
+}
+
+// shutdown waits until no connection is taken over, or until ctx is done;
+// then it closes those left, which ends their relays.
+func (up *upstream) shutdown(ctx context.Context) error {
+	for {
+		up.mu.Lock()
+		left := len(up.takenOver)
+		up.mu.Unlock()
+		if left == 0 {
+			return nil
+		}
+		select {
+		case <-up.ended:
+		case <-ctx.Done():
+			up.mu.Lock()
+			for client, daemon := range up.takenOver {
+				client.Close()
+				daemon.Close()
+			}
+			up.mu.Unlock()
+			return fmt.Errorf("closed %d attach or exec streams still open: %w", left, ctx.Err())
+		}
+	}
 }
 
 // relay copies bytes both ways between the client and Docker, draining

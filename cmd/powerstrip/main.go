@@ -8,6 +8,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,7 +21,9 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"os/user"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -45,6 +49,15 @@ type options struct {
 	verbose   bool
 	// bodyLimit and responseLimit are the library's limits, in bytes.
 	bodyLimit, responseLimit int64
+	hookBudget               time.Duration
+	shutdownTimeout          time.Duration
+	// group owns unix sockets we listen on, when set.
+	group string
+	// Listener TLS, with dockerd's flag names.
+	tls, tlsVerify             bool
+	tlsCACert, tlsCert, tlsKey string
+	dockerTLSVerify            bool
+	dockerCertPath             string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -60,6 +73,16 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fset.BoolVar(&o.verbose, "verbose", false, "log every call and every hook step")
 	fset.Int64Var(&o.bodyLimit, "request-body-limit", powerstrip.DefaultBodyLimit, "the largest JSON request body hooks are given, in `bytes`; larger ones get 413")
 	fset.Int64Var(&o.responseLimit, "response-buffer-limit", powerstrip.DefaultResponseBufferLimit, "the largest response buffered for post-hooks, in `bytes`")
+	fset.DurationVar(&o.hookBudget, "hook-budget", powerstrip.DefaultHookBudget, "the most all hooks of one call may take together")
+	fset.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGINT or SIGTERM, how long calls in flight may take to finish before their streams are closed")
+	fset.StringVar(&o.group, "group", "", "the `group` that owns unix sockets Powerstrip listens on (mode 0660)")
+	fset.BoolVar(&o.tls, "tls", false, "serve TLS on tcp listeners (implied by -tlsverify)")
+	fset.BoolVar(&o.tlsVerify, "tlsverify", false, "serve TLS and require client certificates signed by -tlscacert")
+	fset.StringVar(&o.tlsCACert, "tlscacert", "", "the CA `file` that signs the client certificates, with -tlsverify")
+	fset.StringVar(&o.tlsCert, "tlscert", "", "the server's certificate `file`")
+	fset.StringVar(&o.tlsKey, "tlskey", "", "the server's key `file`")
+	fset.BoolVar(&o.dockerTLSVerify, "docker-tlsverify", false, "speak TLS to a tcp:// daemon and verify it against ca.pem in -docker-cert-path")
+	fset.StringVar(&o.dockerCertPath, "docker-cert-path", "", "a `directory` with ca.pem, cert.pem and key.pem, as DOCKER_CERT_PATH: speak TLS to a tcp:// daemon")
 	if err := fset.Parse(args); err != nil {
 		return nil, err
 	}
@@ -95,8 +118,11 @@ func run(args []string, stderr io.Writer) int {
 	cfg, err := loadConfig(o, logger)
 	if err == nil {
 		var proxy *powerstrip.Proxy
-		if proxy, err = powerstrip.New(cfg, powerstrip.WithUpstream(o.docker), powerstrip.WithLogger(logger),
-			powerstrip.WithRequestBodyLimit(o.bodyLimit), powerstrip.WithResponseBufferLimit(o.responseLimit)); err == nil {
+		var opts []powerstrip.Option
+		if opts, err = proxyOptions(o, logger); err == nil {
+			proxy, err = powerstrip.New(cfg, opts...)
+		}
+		if err == nil {
 			if o.check {
 				fmt.Fprintf(stderr, "%s: ok\n", o.config)
 				return 0
@@ -109,6 +135,59 @@ func run(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+func proxyOptions(o *options, logger *slog.Logger) ([]powerstrip.Option, error) {
+	opts := []powerstrip.Option{
+		powerstrip.WithUpstream(o.docker), powerstrip.WithLogger(logger),
+		powerstrip.WithRequestBodyLimit(o.bodyLimit), powerstrip.WithResponseBufferLimit(o.responseLimit),
+		powerstrip.WithHookBudget(o.hookBudget),
+	}
+	if o.dockerCertPath != "" || o.dockerTLSVerify {
+		if o.dockerCertPath == "" {
+			return nil, errors.New("-docker-tlsverify needs -docker-cert-path")
+		}
+		cfg, err := powerstrip.UpstreamTLSConfig(o.dockerCertPath, o.dockerTLSVerify)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, powerstrip.WithUpstreamTLS(cfg))
+	}
+	return opts, nil
+}
+
+// serverTLS is the listeners' TLS configuration, nil without -tls.
+func serverTLS(o *options) (*tls.Config, error) {
+	if !o.tls && !o.tlsVerify {
+		if o.tlsCert != "" || o.tlsKey != "" || o.tlsCACert != "" {
+			return nil, errors.New("-tlscert, -tlskey and -tlscacert need -tls or -tlsverify")
+		}
+		return nil, nil
+	}
+	if o.tlsCert == "" || o.tlsKey == "" {
+		return nil, errors.New("-tls and -tlsverify need -tlscert and -tlskey")
+	}
+	cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+	if err != nil {
+		return nil, fmt.Errorf("TLS: %w", err)
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	if o.tlsVerify {
+		if o.tlsCACert == "" {
+			return nil, errors.New("-tlsverify needs -tlscacert")
+		}
+		pem, err := os.ReadFile(o.tlsCACert)
+		if err != nil {
+			return nil, fmt.Errorf("TLS: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("TLS: %s holds no PEM certificate", o.tlsCACert)
+		}
+		cfg.ClientCAs = pool
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return cfg, nil
 }
 
 // loadConfig reads the config; a missing default file means no hooks, so
@@ -124,6 +203,10 @@ func loadConfig(o *options, logger *slog.Logger) (*powerstrip.Config, error) {
 }
 
 func serve(o *options, proxy *powerstrip.Proxy, logger *slog.Logger) error {
+	tlsConfig, err := serverTLS(o)
+	if err != nil {
+		return err
+	}
 	var listeners []net.Listener
 	defer func() {
 		for _, l := range listeners {
@@ -131,9 +214,12 @@ func serve(o *options, proxy *powerstrip.Proxy, logger *slog.Logger) error {
 		}
 	}()
 	for _, addr := range o.listen {
-		l, err := listen(addr)
+		l, err := listen(addr, o.group, tlsConfig)
 		if err != nil {
 			return err
+		}
+		if warn := exposure(l, tlsConfig); warn != "" {
+			logger.Warn(warn, "addr", addr)
 		}
 		listeners = append(listeners, l)
 	}
@@ -148,7 +234,7 @@ func serve(o *options, proxy *powerstrip.Proxy, logger *slog.Logger) error {
 	}
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {
-		logger.Info("listening", "addr", l.Addr().Network()+"://"+l.Addr().String(), "docker", o.docker)
+		logger.Info("listening", "addr", l.Addr().Network()+"://"+l.Addr().String(), "tls", tlsConfig != nil && l.Addr().Network() == "tcp", "docker", o.docker)
 		go func() { errc <- srv.Serve(l) }()
 	}
 
@@ -164,16 +250,39 @@ func serve(o *options, proxy *powerstrip.Proxy, logger *slog.Logger) error {
 				reload(o, proxy, logger)
 				continue
 			}
-			logger.Info("shutting down", "signal", sig.String())
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := srv.Shutdown(ctx); err != nil {
-				logger.Warn("calls still running at the deadline were cut", "error", err)
-				srv.Close()
-			}
+			logger.Info("shutting down", "signal", sig.String(), "deadline", o.shutdownTimeout)
+			shutdown(srv, proxy, o.shutdownTimeout, logger)
 			return nil
 		}
 	}
+}
+
+// shutdown stops accepting, lets calls in flight finish until the deadline,
+// then closes what is left: the server's connections and the streams
+// Docker took over, which the server no longer tracks.
+func shutdown(srv *http.Server, proxy *powerstrip.Proxy, timeout time.Duration, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	streams := make(chan error, 1)
+	go func() { streams <- proxy.Shutdown(ctx) }()
+	if err := srv.Shutdown(ctx); err != nil {
+		logger.Warn("calls still running at the deadline were cut", "error", err)
+		srv.Close()
+	}
+	if err := <-streams; err != nil {
+		logger.Warn("streams still open at the deadline were closed", "error", err)
+	}
+	logger.Info("stopped")
+}
+
+// exposure warns about a listener that hands the Docker API, which is root
+// on the host, to the network without TLS.
+func exposure(l net.Listener, tlsConfig *tls.Config) string {
+	addr, ok := l.Addr().(*net.TCPAddr)
+	if !ok || tlsConfig != nil || addr.IP.IsLoopback() {
+		return ""
+	}
+	return "listening on a non-loopback address without TLS: anyone who reaches it controls the Docker daemon; use -tlsverify"
 }
 
 func reload(o *options, proxy *powerstrip.Proxy, logger *slog.Logger) {
@@ -189,13 +298,15 @@ func reload(o *options, proxy *powerstrip.Proxy, logger *slog.Logger) {
 }
 
 // listen opens a listener for tcp://HOST:PORT, HOST:PORT or unix:///path.
-func listen(addr string) (net.Listener, error) {
+// TLS, when configured, applies to tcp listeners; unix sockets are guarded
+// by their file mode and group instead.
+func listen(addr, group string, tlsConfig *tls.Config) (net.Listener, error) {
 	if strings.HasPrefix(addr, "unix://") {
 		u, err := url.Parse(addr)
 		if err != nil || u.Path == "" {
 			return nil, fmt.Errorf("listen %q: want unix:///path", addr)
 		}
-		return listenUnix(u.Path)
+		return listenUnix(u.Path, group)
 	}
 	hostport := strings.TrimPrefix(addr, "tcp://")
 	if _, _, err := net.SplitHostPort(hostport); err != nil {
@@ -205,12 +316,16 @@ func listen(addr string) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
+	if tlsConfig != nil {
+		l = tls.NewListener(l, tlsConfig)
+	}
 	return l, nil
 }
 
-// listenUnix listens on a unix socket, replacing a stale socket file that
-// no one answers on, and never a live one or a file that is not a socket.
-func listenUnix(path string) (net.Listener, error) {
+// listenUnix listens on a unix socket with mode 0660 (and group, if set),
+// replacing a stale socket file that no one answers on, and never a live
+// one or a file that is not a socket.
+func listenUnix(path, group string) (net.Listener, error) {
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode()&fs.ModeSocket == 0 {
 			return nil, fmt.Errorf("listen: %s exists and is not a socket", path)
@@ -231,7 +346,28 @@ func listenUnix(path string) (net.Listener, error) {
 		l.Close()
 		return nil, fmt.Errorf("listen: %w", err)
 	}
+	if group != "" {
+		if err := chgrp(path, group); err != nil {
+			l.Close()
+			return nil, fmt.Errorf("listen: %w", err)
+		}
+	}
 	return l, nil
+}
+
+// chgrp gives path to a group, by name or number.
+func chgrp(path, group string) error {
+	gid, err := strconv.Atoi(group)
+	if err != nil {
+		g, err := user.LookupGroup(group)
+		if err != nil {
+			return err
+		}
+		if gid, err = strconv.Atoi(g.Gid); err != nil {
+			return err
+		}
+	}
+	return os.Chown(path, -1, gid)
 }
 
 func version() string {

@@ -99,7 +99,7 @@ func TestFlags(t *testing.T) {
 		t.Errorf("bad -listen: %d %q", code, stderr.String())
 	}
 	stderr.Reset()
-	if code := run([]string{"-docker", "ftp://x", "-check"}, &stderr); code != 1 || !strings.Contains(stderr.String(), "unix://, tcp:// or http://") {
+	if code := run([]string{"-docker", "ftp://x", "-check"}, &stderr); code != 1 || !strings.Contains(stderr.String(), "unix://, tcp://, http:// or https://") {
 		t.Errorf("bad -docker: %d %q", code, stderr.String())
 	}
 	stderr.Reset()
@@ -115,27 +115,27 @@ func TestFlags(t *testing.T) {
 func TestListenUnixReplacesOnlyStaleSockets(t *testing.T) {
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "ps.sock")
-	l, err := listenUnix(sock)
+	l, err := listenUnix(sock, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o660 {
 		t.Errorf("socket mode: %v %v", fi.Mode(), err)
 	}
-	if _, err := listenUnix(sock); err == nil || !strings.Contains(err.Error(), "already answers") {
+	if _, err := listenUnix(sock, ""); err == nil || !strings.Contains(err.Error(), "already answers") {
 		t.Errorf("a live socket was replaced: %v", err)
 	}
 	// A closed unix listener removes its file; leave a stale one behind.
 	l.(interface{ SetUnlinkOnClose(bool) }).SetUnlinkOnClose(false)
 	l.Close()
-	l, err = listenUnix(sock)
+	l, err = listenUnix(sock, "")
 	if err != nil {
 		t.Fatalf("stale socket: %v", err)
 	}
 	l.Close()
 	plain := filepath.Join(dir, "plain")
 	os.WriteFile(plain, nil, 0o600)
-	if _, err := listenUnix(plain); err == nil || !strings.Contains(err.Error(), "not a socket") {
+	if _, err := listenUnix(plain, ""); err == nil || !strings.Contains(err.Error(), "not a socket") {
 		t.Errorf("a regular file was replaced: %v", err)
 	}
 }
