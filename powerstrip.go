@@ -228,7 +228,7 @@ func New(cfg *Config, opts ...Option) (*Proxy, error) {
 	}
 	logger := s.logger
 	if logger == nil {
-		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		logger = discardLogger()
 	}
 	p := &Proxy{
 		upstream:      up,
@@ -310,6 +310,8 @@ func (p *Proxy) compile(cfg *Config) (*state, error) {
 func (p *Proxy) Shutdown(ctx context.Context) error {
 	return p.upstream.shutdown(ctx)
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // Endpoints describes the loaded config, one line per endpoint, for logs.
 func (p *Proxy) Endpoints() []string {

@@ -1,0 +1,107 @@
+package powerstrip
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// The fuzz tests run briefly in CI (.ci/run); each asserts that input never
+// panics and that what is accepted is consistent.
+
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte(originalConfig))
+	f.Add([]byte("version: 1\nendpoints: {}\nadapters: {}\n"))
+	f.Add([]byte("version: 1\nendpoints:\n  \"* /**\":\n    pre: [a]\nadapters:\n  a: {url: http://a/, timeout: 1s, failurePolicy: ignore}\n"))
+	f.Add([]byte("version: 1\nendpoints: &x {}\nadapters: *x\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := ParseConfig(data)
+		if err != nil {
+			return
+		}
+		// What parses must validate and compile.
+		if err := cfg.Validate(); err != nil {
+			t.Fatalf("parsed but does not validate: %v", err)
+		}
+		if _, err := newMatcher(cfg.Endpoints); err != nil {
+			t.Fatalf("parsed but does not compile: %v", err)
+		}
+	})
+}
+
+func FuzzPatternMatch(f *testing.F) {
+	f.Add("/*/containers/create", "/v1.41/containers/create")
+	f.Add("/v1*/containers/*/start", "/containers/abc/start")
+	f.Add("/{v1.40,v1.41}/**", "/_ping")
+	f.Add("/[a-", "/x")
+	f.Fuzz(func(t *testing.T, pattern, path string) {
+		cp, err := compilePattern(pattern)
+		if err != nil {
+			return
+		}
+		u, err := url.Parse(path)
+		if err != nil {
+			return
+		}
+		p, err := canonicalPath(u)
+		if err != nil {
+			return
+		}
+		got := cp.match(p)
+		// A pattern that matches a versioned path also matches it without
+		// the version, and the other way round when the pattern's first
+		// segment could be a version: no spelling escapes.
+		if first, rest, ok := splitFirstSegment(p); ok && isVersionSegment(first) && got && cp.rest != nil {
+			if !cp.match(rest) && !strings.Contains(pattern, "**") {
+				t.Fatalf("%q matches %q but not %q", pattern, p, rest)
+			}
+		}
+	})
+}
+
+func FuzzCanonicalPath(f *testing.F) {
+	f.Add("/v1.41//containers/./create/")
+	f.Add("/%2e%2e/%2f/x")
+	f.Fuzz(func(t *testing.T, raw string) {
+		u, err := url.ParseRequestURI(raw)
+		if err != nil {
+			return
+		}
+		p, err := canonicalPath(u)
+		if err != nil {
+			return
+		}
+		// Canonical paths are fixed points: forwarding one and parsing it
+		// again gives the same path, so Docker routes what hooks saw.
+		again, err := url.ParseRequestURI(joinRequest(p, ""))
+		if err != nil {
+			t.Fatalf("%q: the canonical %q does not parse: %v", raw, p, err)
+		}
+		if q, _ := canonicalPath(again); q != p {
+			t.Fatalf("%q: canonical %q becomes %q", raw, p, q)
+		}
+	})
+}
+
+func FuzzDecodeHookResponse(f *testing.F) {
+	f.Add([]byte(`{"PowerstripProtocolVersion":1,"ModifiedClientRequest":{"Method":"POST","Request":"/x","Body":"{}"}}`))
+	f.Add([]byte(`null`))
+	f.Add([]byte(`{"ModifiedServerResponse":{"Code":200}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		resp, err := DecodeHookResponse(data)
+		if err == nil && resp == nil {
+			t.Fatal("no error and no response")
+		}
+		if err != nil {
+			return
+		}
+		// Whatever decodes can be applied without panicking.
+		c := &chain{logger: discardLogger(), sameScope: func(string, string) bool { return false }, bodyReplaceable: true}
+		if resp.ModifiedClientRequest != nil {
+			c.applyRequest(&boundHook{name: "fuzz"}, ClientRequest{Method: "POST", Request: "/v1.41/containers/create"}, resp.ModifiedClientRequest)
+		}
+		if resp.ModifiedServerResponse != nil {
+			applyResponse(ServerResponse{Code: 200}, resp.ModifiedServerResponse)
+		}
+	})
+}

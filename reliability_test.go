@@ -1,0 +1,347 @@
+package powerstrip
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a log sink safe for the proxy's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Ignored timeouts cannot add up: the hooks of one call share a budget.
+func TestHookBudget(t *testing.T) {
+	docker := newFakeDocker(t, jsonReply(201, `{}`))
+	var calls atomic.Int32
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		io.Copy(io.Discard, r.Body)
+		select {
+		case <-r.Context().Done():
+		case <-time.After(30 * time.Second):
+		}
+	}))
+	defer hang.Close()
+	var logs syncBuffer
+	srv := proxyFromYAML(t, fmt.Sprintf(`version: 1
+endpoints:
+  "POST /*/containers/create":
+    pre: [first, second]
+adapters:
+  first: {url: %[1]s/a, timeout: 10s, failurePolicy: ignore}
+  second: {url: %[1]s/b, timeout: 10s, failurePolicy: ignore}
+`, hang.URL), WithUpstream(docker.upstream()), WithHookBudget(300*time.Millisecond),
+		WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if got := do(t, srv, "POST", "/v1.41/containers/create", "application/json", `{}`); got.Code != 201 {
+		t.Fatalf("got %+v", got)
+	}
+	if calls.Load() != 1 {
+		t.Errorf("the adapter was called %d times; the second call should find the budget spent", calls.Load())
+	}
+	for _, want := range []string{
+		`adapter=first`, `no answer within 300ms (what was left of the call's hook budget of 300ms)`,
+		`adapter=second`, `not called: the call's hook budget of 300ms is spent`,
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the log lacks %q:\n%s", want, logs.String())
+		}
+	}
+}
+
+// Calls to an adapter reuse one kept-alive connection.
+func TestAdapterConnectionsKeptAlive(t *testing.T) {
+	docker := newFakeDocker(t, jsonReply(201, `{}`))
+	var conns atomic.Int32
+	adapter := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, `{"PowerstripProtocolVersion":1}`)
+	}))
+	adapter.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	adapter.Start()
+	defer adapter.Close()
+	srv := proxyFromYAML(t, fmt.Sprintf("version: 1\nendpoints:\n  \"POST /**\":\n    pre: [a]\n    post: [a]\nadapters:\n  a: %s\n", adapter.URL),
+		WithUpstream(docker.upstream()))
+	for i := 0; i < 20; i++ {
+		if got := do(t, srv, "POST", "/v1.41/containers/create", "application/json", `{}`); got.Code != 201 {
+			t.Fatalf("call %d: %+v", i, got)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("40 hook calls opened %d connections to the adapter", n)
+	}
+}
+
+// A daemon that is down gets a 502; once it is back, calls go through.
+func TestDaemonDownThenBack(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "docker.sock")
+	srv := proxyFromYAML(t, "version: 1\nendpoints: {}\nadapters: {}\n", WithUpstream("unix://"+sock))
+	got := do(t, srv, "GET", "/v1.41/info", "", "")
+	if got.Code != 502 || !strings.Contains(got.Body, "the Docker daemon at unix://"+sock+" did not answer") {
+		t.Fatalf("daemon down: %+v", got)
+	}
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	daemon := &http.Server{Handler: http.HandlerFunc(jsonReply(200, `{"ID":"back"}`))}
+	go daemon.Serve(l)
+	defer daemon.Close()
+	if got := do(t, srv, "GET", "/v1.41/info", "", ""); got.Code != 200 || got.Body != `{"ID":"back"}` {
+		t.Errorf("daemon back: %+v", got)
+	}
+}
+
+// A client that hangs up cancels the call to Docker.
+func TestClientGoneCancelsDockerCall(t *testing.T) {
+	entered, cancelled := make(chan struct{}), make(chan struct{})
+	docker := newFakeDocker(t, func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		select {
+		case <-r.Context().Done():
+			close(cancelled)
+		case <-time.After(30 * time.Second):
+		}
+	})
+	srv := proxyFromYAML(t, "version: 1\nendpoints: {}\nadapters: {}\n", WithUpstream(docker.upstream()))
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+"/v1.41/containers/x/wait", nil)
+	go func() {
+		if resp, err := srv.Client().Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-entered
+	cancel()
+	select {
+	case <-cancelled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Docker's call went on after the client left")
+	}
+}
+
+// Calls in flight finish on the config they started with.
+func TestReloadLeavesCallsInFlight(t *testing.T) {
+	docker := newFakeDocker(t, jsonReply(200, `{}`))
+	entered, release := make(chan struct{}), make(chan struct{})
+	slow := HookFunc(func(ctx context.Context, _ *HookRequest) (*HookResponse, error) {
+		close(entered)
+		<-release
+		return nil, nil
+	})
+	deny := HookFunc(func(context.Context, *HookRequest) (*HookResponse, error) { return nil, Reject(403, "new config") })
+	p, err := New(&Config{Version: 1, Endpoints: []Endpoint{{Method: "GET", Pattern: "/**", Pre: []string{"slow"}, Post: []string{"slow-post"}}}},
+		WithUpstream(docker.upstream()), WithHook("slow", slow), WithHook("deny", deny),
+		WithHook("slow-post", HookFunc(func(context.Context, *HookRequest) (*HookResponse, error) { return nil, nil })))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	result := make(chan clientResult, 1)
+	go func() { result <- do(t, srv, "GET", "/v1.41/info", "", "") }()
+	<-entered
+	if err := p.Reload(&Config{Version: 1, Endpoints: []Endpoint{{Method: "GET", Pattern: "/**", Pre: []string{"deny"}, Post: []string{"deny"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if got := <-result; got.Code != 200 {
+		t.Errorf("the call in flight: %+v", got)
+	}
+	if got := do(t, srv, "GET", "/v1.41/info", "", ""); got.Code != 403 {
+		t.Errorf("a new call: %+v", got)
+	}
+}
+
+// testPKI is a CA with a server and a client certificate, made in the test.
+type testPKI struct {
+	dir                           string // ca.pem, cert.pem, key.pem (client), server-cert.pem, server-key.pem
+	caPool                        *x509.CertPool
+	server, client                tls.Certificate
+	caFile, certFile, keyFile     string
+	serverCertFile, serverKeyFile string
+}
+
+func newTestPKI(t *testing.T) *testPKI {
+	t.Helper()
+	dir := t.TempDir()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "powerstrip test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	p := &testPKI{dir: dir, caPool: x509.NewCertPool()}
+	p.caPool.AddCert(ca)
+	write := func(name, typ string, der []byte) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	issue := func(serial int64, cn string, usage x509.ExtKeyUsage, certName, keyName string) (tls.Certificate, string, string) {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			ExtKeyUsage: []x509.ExtKeyUsage{usage}, KeyUsage: x509.KeyUsageDigitalSignature,
+			IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyDER, _ := x509.MarshalECPrivateKey(key)
+		certFile, keyFile := write(certName, "CERTIFICATE", der), write(keyName, "EC PRIVATE KEY", keyDER)
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cert, certFile, keyFile
+	}
+	p.caFile = write("ca.pem", "CERTIFICATE", caDER)
+	p.server, p.serverCertFile, p.serverKeyFile = issue(2, "localhost", x509.ExtKeyUsageServerAuth, "server-cert.pem", "server-key.pem")
+	p.client, p.certFile, p.keyFile = issue(3, "powerstrip client", x509.ExtKeyUsageClientAuth, "cert.pem", "key.pem")
+	return p
+}
+
+// Powerstrip fronts a TLS-protected daemon with the docker CLI's
+// certificate directory: client certificate presented, daemon verified.
+func TestUpstreamTLS(t *testing.T) {
+	pki := newTestPKI(t)
+	daemon := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"client":%q}`, r.TLS.PeerCertificates[0].Subject.CommonName)
+	}))
+	daemon.TLS = &tls.Config{Certificates: []tls.Certificate{pki.server}, ClientCAs: pki.caPool, ClientAuth: tls.RequireAndVerifyClientCert}
+	daemon.StartTLS()
+	defer daemon.Close()
+	addr := "tcp://" + daemon.Listener.Addr().String()
+
+	verified, err := UpstreamTLSConfig(pki.dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := proxyFromYAML(t, "version: 1\nendpoints: {}\nadapters: {}\n", WithUpstream(addr), WithUpstreamTLS(verified))
+	if got := do(t, srv, "GET", "/v1.41/info", "", ""); got.Code != 200 || got.Body != `{"client":"powerstrip client"}` {
+		t.Errorf("verified TLS: %+v", got)
+	}
+
+	// A daemon whose certificate the CA did not sign is refused.
+	other := newTestPKI(t)
+	wrongCA, err := UpstreamTLSConfig(other.dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv = proxyFromYAML(t, "version: 1\nendpoints: {}\nadapters: {}\n", WithUpstream(addr), WithUpstreamTLS(wrongCA))
+	if got := do(t, srv, "GET", "/v1.41/info", "", ""); got.Code != 502 || !strings.Contains(got.Body, "certificate") {
+		t.Errorf("unknown CA: %+v", got)
+	}
+
+	// Without a client certificate the daemon refuses us.
+	noCert := t.TempDir()
+	os.Link(pki.caFile, filepath.Join(noCert, "ca.pem"))
+	bare, err := UpstreamTLSConfig(noCert, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv = proxyFromYAML(t, "version: 1\nendpoints: {}\nadapters: {}\n", WithUpstream(addr), WithUpstreamTLS(bare))
+	if got := do(t, srv, "GET", "/v1.41/info", "", ""); got.Code != 502 {
+		t.Errorf("no client certificate: %+v", got)
+	}
+	if _, err := UpstreamTLSConfig(t.TempDir(), true); err == nil {
+		t.Error("verify without ca.pem was accepted")
+	}
+	if _, err := New(nil, WithUpstream("unix:///x.sock"), WithUpstreamTLS(verified)); err == nil {
+		t.Error("TLS over a unix socket was accepted")
+	}
+}
+
+// Proxy.Shutdown closes taken-over streams left at the deadline, and
+// returns at once when there are none.
+func TestShutdownClosesTakenOverStreams(t *testing.T) {
+	// A daemon that takes the connection over and then only echoes.
+	docker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		io.WriteString(conn, "HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
+		io.Copy(conn, buf)
+	}))
+	defer docker.Close()
+	p, err := New(nil, WithUpstream("tcp://"+docker.Listener.Addr().String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Fatalf("no streams: %v", err)
+	}
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	io.WriteString(conn, "POST /v1.41/containers/x/attach?stream=1 HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\nping")
+	head := make([]byte, len("HTTP/1.1 101"))
+	if _, err := io.ReadFull(conn, head); err != nil || string(head) != "HTTP/1.1 101" {
+		t.Fatalf("switch: %q %v", head, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := p.Shutdown(ctx); err == nil || !strings.Contains(err.Error(), "closed 1 attach or exec streams") {
+		t.Errorf("Shutdown = %v", err)
+	}
+	rest, _ := io.ReadAll(conn) // ends because the proxy closed the stream
+	if !strings.HasSuffix(string(rest), "ping") {
+		t.Errorf("the stream carried %q", rest)
+	}
+}
