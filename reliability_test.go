@@ -3,17 +3,10 @@ package powerstrip
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -24,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/powerstrip-go/powerstrip/internal/testpki"
 )
 
 // syncBuffer is a log sink safe for the proxy's goroutines.
@@ -191,78 +186,20 @@ func TestReloadLeavesCallsInFlight(t *testing.T) {
 	}
 }
 
-// testPKI is a CA with a server and a client certificate, made in the test.
-type testPKI struct {
-	dir                           string // ca.pem, cert.pem, key.pem (client), server-cert.pem, server-key.pem
-	caPool                        *x509.CertPool
-	server, client                tls.Certificate
-	caFile, certFile, keyFile     string
-	serverCertFile, serverKeyFile string
-}
-
-func newTestPKI(t *testing.T) *testPKI {
-	t.Helper()
-	dir := t.TempDir()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "powerstrip test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	p := &testPKI{dir: dir, caPool: x509.NewCertPool()}
-	p.caPool.AddCert(ca)
-	write := func(name, typ string, der []byte) string {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
-	issue := func(serial int64, cn string, usage x509.ExtKeyUsage, certName, keyName string) (tls.Certificate, string, string) {
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-			ExtKeyUsage: []x509.ExtKeyUsage{usage}, KeyUsage: x509.KeyUsageDigitalSignature,
-			IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keyDER, _ := x509.MarshalECPrivateKey(key)
-		certFile, keyFile := write(certName, "CERTIFICATE", der), write(keyName, "EC PRIVATE KEY", keyDER)
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cert, certFile, keyFile
-	}
-	p.caFile = write("ca.pem", "CERTIFICATE", caDER)
-	p.server, p.serverCertFile, p.serverKeyFile = issue(2, "localhost", x509.ExtKeyUsageServerAuth, "server-cert.pem", "server-key.pem")
-	p.client, p.certFile, p.keyFile = issue(3, "powerstrip client", x509.ExtKeyUsageClientAuth, "cert.pem", "key.pem")
-	return p
-}
-
 // Powerstrip fronts a TLS-protected daemon with the docker CLI's
 // certificate directory: client certificate presented, daemon verified.
 func TestUpstreamTLS(t *testing.T) {
-	pki := newTestPKI(t)
+	pki := testpki.New(t)
 	daemon := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"client":%q}`, r.TLS.PeerCertificates[0].Subject.CommonName)
 	}))
-	daemon.TLS = &tls.Config{Certificates: []tls.Certificate{pki.server}, ClientCAs: pki.caPool, ClientAuth: tls.RequireAndVerifyClientCert}
+	daemon.TLS = &tls.Config{Certificates: []tls.Certificate{pki.Server}, ClientCAs: pki.CAPool, ClientAuth: tls.RequireAndVerifyClientCert}
 	daemon.StartTLS()
 	defer daemon.Close()
 	addr := "tcp://" + daemon.Listener.Addr().String()
 
-	verified, err := UpstreamTLSConfig(pki.dir, true)
+	verified, err := UpstreamTLSConfig(pki.Dir, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,8 +209,8 @@ func TestUpstreamTLS(t *testing.T) {
 	}
 
 	// A daemon whose certificate the CA did not sign is refused.
-	other := newTestPKI(t)
-	wrongCA, err := UpstreamTLSConfig(other.dir, true)
+	other := testpki.New(t)
+	wrongCA, err := UpstreamTLSConfig(other.Dir, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +221,7 @@ func TestUpstreamTLS(t *testing.T) {
 
 	// Without a client certificate the daemon refuses us.
 	noCert := t.TempDir()
-	os.Link(pki.caFile, filepath.Join(noCert, "ca.pem"))
+	os.Link(pki.CAFile, filepath.Join(noCert, "ca.pem"))
 	bare, err := UpstreamTLSConfig(noCert, true)
 	if err != nil {
 		t.Fatal(err)

@@ -5,24 +5,28 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/powerstrip-go/powerstrip"
+	"github.com/powerstrip-go/powerstrip/internal/testpki"
 )
 
 func writeFile(t *testing.T, name, content string) string {
@@ -156,22 +160,56 @@ func e2eDocker(t *testing.T) (daemon, image string) {
 // runningBinary is the powerstrip binary running as a user would run it.
 type runningBinary struct {
 	cmd     *exec.Cmd
-	sock    string   // DOCKER_HOST=unix://sock reaches it
-	startup []string // log lines up to "listening"
-	rest    chan string
+	sock    string   // DOCKER_HOST=unix://sock reaches it, unless -listen was given
+	startup []string // log lines up to the last "listening"
+	lines   chan string
+	mu      sync.Mutex
+	log     strings.Builder // every line so far
+	exited  chan struct{}   // closed when stderr ends, at exit
 }
 
-// startBinary builds the binary and runs it with a config, listening on a
-// unix socket in front of the test daemon.
-func startBinary(t *testing.T, ctx context.Context, daemon, config string) *runningBinary {
-	t.Helper()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "powerstrip")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// powerstripBinary builds the binary once per test run.
+func powerstripBinary(t *testing.T) string {
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "powerstrip-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "powerstrip")
+		if out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
-	b := &runningBinary{sock: filepath.Join(dir, "powerstrip.sock"), rest: make(chan string, 1)}
-	b.cmd = exec.CommandContext(ctx, bin, "-config", config, "-listen", "unix://"+b.sock, "-docker", daemon)
+	return builtBin
+}
+
+// startBinary runs the binary with a config in front of the daemon,
+// listening on a unix socket unless extra says -listen, and waits until it
+// listens.
+func startBinary(t *testing.T, ctx context.Context, daemon, config string, extra ...string) *runningBinary {
+	t.Helper()
+	b := &runningBinary{sock: filepath.Join(t.TempDir(), "powerstrip.sock"), lines: make(chan string, 1000), exited: make(chan struct{})}
+	args := []string{"-config", config, "-docker", daemon}
+	listens := 0
+	for _, a := range extra {
+		if a == "-listen" {
+			listens++
+		}
+	}
+	if listens == 0 {
+		args, listens = append(args, "-listen", "unix://"+b.sock), 1
+	}
+	b.cmd = exec.CommandContext(ctx, powerstripBinary(t), append(args, extra...)...)
 	stderr, err := b.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -179,18 +217,51 @@ func startBinary(t *testing.T, ctx context.Context, daemon, config string) *runn
 	if err := b.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	logs := bufio.NewScanner(stderr)
-	for logs.Scan() {
-		b.startup = append(b.startup, logs.Text())
-		if strings.Contains(logs.Text(), "msg=listening") {
-			break
+	go func() {
+		defer close(b.exited)
+		s := bufio.NewScanner(stderr)
+		for s.Scan() {
+			b.mu.Lock()
+			b.log.WriteString(s.Text() + "\n")
+			b.mu.Unlock()
+			select {
+			case b.lines <- s.Text():
+			default:
+			}
+		}
+	}()
+	for listens > 0 {
+		line := b.waitLog(t, "")
+		b.startup = append(b.startup, line)
+		if strings.Contains(line, "msg=listening") {
+			listens--
 		}
 	}
-	go func() {
-		rest, _ := io.ReadAll(stderr)
-		b.rest <- string(rest)
-	}()
 	return b
+}
+
+// waitLog returns the next log line containing substr, waiting at most 30s.
+func (b *runningBinary) waitLog(t *testing.T, substr string) string {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case line := <-b.lines:
+			if strings.Contains(line, substr) {
+				return line
+			}
+		case <-b.exited:
+			t.Fatalf("the binary exited without logging %q:\n%s", substr, b.logText())
+		case <-deadline:
+			t.Fatalf("no log line with %q:\n%s", substr, b.logText())
+		}
+	}
+}
+
+func (b *runningBinary) logText() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.log.String()
 }
 
 // docker runs the docker CLI through the binary.
@@ -217,16 +288,16 @@ func (b *runningBinary) peakRSS(t *testing.T) string {
 	return ""
 }
 
-// stop sends SIGTERM and returns the rest of the log once it exited.
+// stop sends SIGTERM and returns the whole log once it exited.
 func (b *runningBinary) stop(t *testing.T) string {
 	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	tail := <-b.rest // ends when the process closes stderr, at exit
+	<-b.exited // stderr ends at exit; the context bounds the wait
 	if err := b.cmd.Wait(); err != nil {
-		t.Errorf("exit after SIGTERM: %v\n%s", err, tail)
+		t.Errorf("exit after SIGTERM: %v\n%s", err, b.logText())
 	}
-	return tail
+	return b.logText()
 }
 
 // remoteAdapter serves fn as a protocol v1 adapter on loopback.
@@ -337,4 +408,219 @@ func TestBinaryBigBuildContext(t *testing.T) {
 		t.Errorf("peak RSS %s: the context was held in memory", peak)
 	}
 	b.stop(t)
+}
+
+// clis are the docker CLIs on this machine: the 28.x one on PATH and
+// Debian's 20.10.
+func clis(t *testing.T) []string {
+	var out []string
+	for _, c := range []string{"/usr/local/bin/docker", "/usr/bin/docker"} {
+		if _, err := os.Stat(c); err == nil {
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no docker CLI")
+	}
+	return out
+}
+
+func runCLI(t *testing.T, ctx context.Context, cli string, env []string, stdin io.Reader, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, cli, args...)
+	cmd.Env = append([]string{"DOCKER_CONFIG=" + t.TempDir(), "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
+	cmd.Stdin = stdin
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// tlsFront serves the daemon's unix socket over TLS on loopback, requiring
+// client certificates: a TLS-protected daemon, as on a remote host.
+func tlsFront(t *testing.T, daemon string, pki *testpki.PKI) string {
+	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
+		Certificates: []tls.Certificate{pki.Server}, ClientCAs: pki.CAPool, ClientAuth: tls.RequireAndVerifyClientCert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				d, err := net.Dial("unix", strings.TrimPrefix(daemon, "unix://"))
+				if err != nil {
+					return
+				}
+				defer d.Close()
+				go func() {
+					io.Copy(d, c)
+					d.(*net.UnixConn).CloseWrite()
+				}()
+				io.Copy(c, d)
+			}()
+		}
+	}()
+	return "tcp://" + l.Addr().String()
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TLS on both sides, with real certificates: clients must present one
+// signed by -tlscacert (dockerd's flags), and Powerstrip reaches a
+// TLS-protected daemon with a docker certificate directory.
+func TestBinaryTLSBothSides(t *testing.T) {
+	daemon, image := e2eDocker(t)
+	pki := testpki.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	addr := freeAddr(t)
+	cfg := writeFile(t, "adapters.yml", "version: 1\nendpoints: {}\nadapters: {}\n")
+	b := startBinary(t, ctx, tlsFront(t, daemon, pki), cfg,
+		"-listen", "tcp://"+addr, "-tlsverify", "-tlscacert", pki.CAFile, "-tlscert", pki.ServerCertFile, "-tlskey", pki.ServerKeyFile,
+		"-docker-tlsverify", "-docker-cert-path", pki.Dir)
+	if !strings.Contains(strings.Join(b.startup, "\n"), "tls=true") {
+		t.Errorf("the listener is not logged as TLS:\n%s", strings.Join(b.startup, "\n"))
+	}
+	host := "DOCKER_HOST=tcp://" + addr
+	for _, cli := range clis(t) {
+		tlsArgs := []string{"--tlsverify", "--tlscacert", pki.CAFile, "--tlscert", pki.CertFile, "--tlskey", pki.KeyFile}
+		out, err := runCLI(t, ctx, cli, []string{host}, nil, append(tlsArgs, "run", "--rm", image, "echo", "over tls")...)
+		if err != nil || out != "over tls\n" {
+			t.Errorf("%s run: %v %q", cli, err, out)
+		}
+		out, err = runCLI(t, ctx, cli, []string{host}, strings.NewReader("stdin over tls\n"), append(tlsArgs, "run", "-i", "--rm", image, "cat")...)
+		if err != nil || out != "stdin over tls\n" {
+			t.Errorf("%s run -i: %v %q", cli, err, out)
+		}
+		// No client certificate: refused.
+		out, err = runCLI(t, ctx, cli, []string{host}, nil, "--tlsverify", "--tlscacert", pki.CAFile, "version")
+		if err == nil || !strings.Contains(out, "certificate") {
+			t.Errorf("%s without a client certificate: %v %q", cli, err, out)
+		}
+		// No TLS at all: refused too.
+		if out, err = runCLI(t, ctx, cli, []string{host}, nil, "version"); err == nil {
+			t.Errorf("%s without TLS: %q", cli, out)
+		}
+	}
+	b.stop(t)
+}
+
+// SIGHUP reloads the config: a good one applies to new calls, a bad one is
+// refused with a log line and the old one keeps serving.
+func TestBinaryReloadOnSIGHUP(t *testing.T) {
+	daemon, image := e2eDocker(t)
+	injector := func(value string) string {
+		return remoteAdapter(t, func(req *powerstrip.HookRequest) *powerstrip.HookResponse {
+			var body map[string]any
+			if req.ClientRequest.DecodeBody(&body) != nil {
+				return nil
+			}
+			body["Env"] = []string{"VALUE=" + value}
+			out := req.ClientRequest
+			out.SetBody(body)
+			return &powerstrip.HookResponse{ModifiedClientRequest: &out}
+		})
+	}
+	one, two := injector("one"), injector("two")
+	config := writeFile(t, "adapters.yml", "version: 1\nendpoints:\n  \"POST /*/containers/create\":\n    pre: [env]\nadapters:\n  env: "+one+"\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	b := startBinary(t, ctx, daemon, config)
+	value := func() string {
+		out, err := b.docker(t, ctx, "run", "--rm", image, "sh", "-c", "echo $VALUE")
+		if err != nil {
+			t.Fatalf("run: %v %s", err, out)
+		}
+		return strings.TrimSpace(out)
+	}
+	if v := value(); v != "one" {
+		t.Fatalf("before reload: %q", v)
+	}
+	os.WriteFile(config, []byte("version: 1\nendpoints:\n  \"POST /*/containers/create\":\n    pre: [env]\nadapters:\n  env: "+two+"\n"), 0o600)
+	b.cmd.Process.Signal(syscall.SIGHUP)
+	b.waitLog(t, "config reloaded")
+	if v := value(); v != "two" {
+		t.Errorf("after reload: %q", v)
+	}
+	os.WriteFile(config, []byte("version: 1\nendpoints:\n  \"POST /*/containers/create\":\n    pre: [missing]\nadapters: {}\n"), 0o600)
+	b.cmd.Process.Signal(syscall.SIGHUP)
+	if line := b.waitLog(t, "config not reloaded"); !strings.Contains(line, `\"missing\" is neither an adapter nor an in-process hook`) {
+		t.Errorf("refusal line: %s", line)
+	}
+	if v := value(); v != "two" {
+		t.Errorf("after a refused reload: %q", v)
+	}
+	b.stop(t)
+}
+
+// SIGTERM lets calls in flight finish up to -shutdown-timeout, then closes
+// the streams left, and the binary exits.
+func TestBinaryGracefulShutdown(t *testing.T) {
+	daemon, image := e2eDocker(t)
+	cfg := writeFile(t, "adapters.yml", "version: 1\nendpoints: {}\nadapters: {}\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	b := startBinary(t, ctx, daemon, cfg, "-shutdown-timeout", "1s")
+	cmd := exec.CommandContext(ctx, "docker", "run", "-i", "--rm", image, "cat")
+	cmd.Env = []string{"DOCKER_HOST=unix://" + b.sock, "DOCKER_CONFIG=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(stdin, "attached\n")
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || line != "attached\n" {
+		t.Fatalf("attach: %q %v", line, err)
+	}
+	log := b.stop(t)
+	for _, want := range []string{"shutting down", "streams still open at the deadline were closed", "msg=stopped"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the log lacks %q:\n%s", want, log)
+		}
+	}
+	stdin.Close()
+	cmd.Wait() // the CLI ends: its stream was closed
+}
+
+func TestListenUnixGroup(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "ps.sock")
+	l, err := listenUnix(sock, "0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	fi, _ := os.Stat(sock)
+	if st := fi.Sys().(*syscall.Stat_t); st.Gid != 0 {
+		t.Errorf("group %d", st.Gid)
+	}
+	if _, err := listenUnix(filepath.Join(t.TempDir(), "x.sock"), "no-such-group-powerstrip"); err == nil {
+		t.Error("an unknown group was accepted")
+	}
+}
+
+func TestExposureWarning(t *testing.T) {
+	all, err := net.Listen("tcp", "0.0.0.0:0") // bound, never connected to
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer all.Close()
+	loop, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer loop.Close()
+	if exposure(all, nil) == "" || exposure(loop, nil) != "" || exposure(all, &tls.Config{}) != "" {
+		t.Error("the warning is not given exactly for a non-loopback listener without TLS")
+	}
 }
