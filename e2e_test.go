@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -432,5 +433,88 @@ func TestE2EBuild(t *testing.T) {
 		if req.Method != "POST" || !strings.Contains(req.Request, "/build?") || req.Body != nil {
 			t.Errorf("the hook saw %+v", req)
 		}
+	}
+}
+
+// rawCall sends a request line exactly as written, which net/http's client
+// would normalise, and returns the status.
+func rawCall(t *testing.T, host, method, path, body string) int {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(host, "tcp://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(time.Minute))
+	fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+		method, path, len(body), body)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// No spelling of a path that Docker routes to a hooked endpoint reaches it
+// unhooked: each is hooked, and Docker gets the canonical call.
+func TestE2ENoBypassBySpelling(t *testing.T) {
+	e := needDocker(t)
+	spellings := []struct{ method, path string }{
+		{"POST", "/v1.41/containers/create"},
+		{"POST", "/containers/create"},           // no version
+		{"POST", "/v1.41/containers/%63reate"},   // percent-encoded
+		{"POST", "/v1.41/%63ontainers%2Fcreate"}, // an encoded slash
+		{"POST", "/v1.41//containers/create"},    // //
+		{"POST", "/v1.41/./containers/create"},   // /./
+		{"POST", "/v1.41/images/../containers/create"},
+		{"POST", "/v1.41/containers/create/"}, // trailing slash
+		{"post", "/v1.41/containers/create"},  // method case
+		{"Post", "//containers/./create/"},
+	}
+	body := `{"Image":"` + e.image + `","Cmd":["true"],"Labels":{"powerstrip.test":"bypass"}}`
+
+	deny := &powerstrip.Config{Version: 1, Endpoints: []powerstrip.Endpoint{{Method: "POST", Pattern: "/*/containers/create", Pre: []string{"deny"}}}}
+	host := e.proxy(t, deny, powerstrip.WithHook("deny", powerstrip.HookFunc(func(context.Context, *powerstrip.HookRequest) (*powerstrip.HookResponse, error) {
+		return nil, powerstrip.Reject(403, "denied")
+	})))
+	for _, s := range spellings {
+		if code := rawCall(t, host, s.method, s.path, body); code != 403 {
+			t.Errorf("%s %s: %d, not the hook's 403", s.method, s.path, code)
+		}
+	}
+	if out := e.must(t, e.clis[0], e.daemon, "ps", "-aq", "--filter", "label=powerstrip.test=bypass"); out != "" {
+		t.Fatalf("containers were created past the hook: %s", out)
+	}
+
+	var mu sync.Mutex
+	var seen []string
+	allow := &powerstrip.Config{Version: 1, Endpoints: []powerstrip.Endpoint{{Method: "POST", Pattern: "/*/containers/create", Pre: []string{"seen"}}}}
+	host = e.proxy(t, allow, powerstrip.WithHook("seen", powerstrip.HookFunc(func(_ context.Context, req *powerstrip.HookRequest) (*powerstrip.HookResponse, error) {
+		mu.Lock()
+		seen = append(seen, req.ClientRequest.Method+" "+req.ClientRequest.Request)
+		mu.Unlock()
+		return nil, nil
+	})))
+	t.Cleanup(func() {
+		ids := strings.Fields(e.must(t, e.clis[0], e.daemon, "ps", "-aq", "--filter", "label=powerstrip.test=bypass"))
+		if len(ids) > 0 {
+			e.must(t, e.clis[0], e.daemon, append([]string{"rm", "-f"}, ids...)...)
+		}
+	})
+	for _, s := range spellings {
+		if code := rawCall(t, host, s.method, s.path, body); code != 201 {
+			t.Errorf("%s %s: %d; Docker should create it from the canonical call", s.method, s.path, code)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, got := range seen {
+		if got != "POST /v1.41/containers/create" && got != "POST /containers/create" {
+			t.Errorf("spelling %d reached the hook as %q", i, got)
+		}
+	}
+	if len(seen) != len(spellings) {
+		t.Errorf("the hook saw %d of %d calls", len(seen), len(spellings))
 	}
 }
