@@ -1,0 +1,84 @@
+# Sourced by test.sh and load.sh: installs what the end-to-end tests need
+# and starts a throwaway Docker daemon with the test image.
+#   start_daemon: installs Debian's docker.io (dockerd 20.10 and its CLI) and
+#     busybox-static when missing; starts dockerd on a private socket under a
+#     temp dir (vfs storage, no iptables, no bridge), unless
+#     POWERSTRIP_TEST_DOCKER already names a daemon that answers; imports
+#     the test image (busybox-static as the whole root filesystem: there is
+#     no registry here); exports POWERSTRIP_TEST_DOCKER and
+#     POWERSTRIP_TEST_IMAGE.
+#   stop_daemon: stops the daemon start_daemon started, and cleans up.
+
+log() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; }
+
+daemon_workdir=
+daemon_pid=
+dockercli=/usr/bin/docker
+
+answers() { DOCKER_HOST="$1" timeout 10 "$dockercli" version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+
+start_daemon() {
+  local need_install=()
+  command -v dockerd >/dev/null 2>&1 || need_install+=(docker.io)
+  [ -x /usr/bin/docker ] || need_install+=(docker.io)
+  command -v busybox >/dev/null 2>&1 || need_install+=(busybox-static)
+  if [ ${#need_install[@]} -gt 0 ]; then
+    log "installing ${need_install[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${need_install[@]}" >/dev/null
+  fi
+
+  daemon_workdir=$(mktemp -d /tmp/powerstrip-test.XXXXXX)
+  if [ -n "${POWERSTRIP_TEST_DOCKER:-}" ] && answers "$POWERSTRIP_TEST_DOCKER"; then
+    log "using the daemon at $POWERSTRIP_TEST_DOCKER"
+  else
+    export POWERSTRIP_TEST_DOCKER="unix://$daemon_workdir/docker.sock"
+    log "starting a throwaway dockerd at $POWERSTRIP_TEST_DOCKER (log: $daemon_workdir/dockerd.log)"
+    dockerd --host "$POWERSTRIP_TEST_DOCKER" \
+      --data-root "$daemon_workdir/data" --exec-root "$daemon_workdir/exec" --pidfile "$daemon_workdir/dockerd.pid" \
+      --storage-driver vfs --iptables=false --ip-masq=false --bridge=none \
+      >"$daemon_workdir/dockerd.log" 2>&1 &
+    daemon_pid=$!
+    local i
+    for i in $(seq 1 300); do
+      answers "$POWERSTRIP_TEST_DOCKER" && break
+      kill -0 "$daemon_pid" 2>/dev/null || { cat "$daemon_workdir/dockerd.log" >&2; log "dockerd exited"; return 1; }
+      sleep 0.1
+    done
+    answers "$POWERSTRIP_TEST_DOCKER" || { tail -50 "$daemon_workdir/dockerd.log" >&2; log "dockerd did not answer within 30s"; return 1; }
+  fi
+
+  export POWERSTRIP_TEST_IMAGE=powerstrip-test:busybox
+  if ! DOCKER_HOST=$POWERSTRIP_TEST_DOCKER "$dockercli" image inspect "$POWERSTRIP_TEST_IMAGE" >/dev/null 2>&1; then
+    local rootfs="$daemon_workdir/rootfs" applet
+    mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/tmp"
+    cp "$(command -v busybox)" "$rootfs/bin/busybox"
+    for applet in $("$rootfs/bin/busybox" --list); do
+      [ "$applet" = busybox ] || ln -sf busybox "$rootfs/bin/$applet"
+    done
+    echo 'root:x:0:0:root:/:/bin/sh' >"$rootfs/etc/passwd"
+    echo 'root:x:0:' >"$rootfs/etc/group"
+    tar -C "$rootfs" -cf "$daemon_workdir/rootfs.tar" .
+    DOCKER_HOST=$POWERSTRIP_TEST_DOCKER "$dockercli" import \
+      --change 'CMD ["/bin/sh"]' --change 'ENV PATH=/bin' \
+      "$daemon_workdir/rootfs.tar" "$POWERSTRIP_TEST_IMAGE" >/dev/null
+    log "imported $POWERSTRIP_TEST_IMAGE"
+  fi
+}
+
+stop_daemon() {
+  if [ -n "$daemon_pid" ]; then
+    kill "$daemon_pid" 2>/dev/null || true
+    # dockerd stops its containers and containerd before it exits; bounded.
+    local i
+    for i in $(seq 1 100); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$daemon_pid" 2>/dev/null || true
+    daemon_pid=
+  fi
+  if [ -n "$daemon_workdir" ]; then
+    umount -R "$daemon_workdir" 2>/dev/null || true
+    rm -rf "$daemon_workdir" 2>/dev/null || true
+    daemon_workdir=
+  fi
+}
