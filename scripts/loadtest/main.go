@@ -108,7 +108,9 @@ adapters:
 		time.Sleep(25 * time.Millisecond)
 	}
 	client := &http.Client{Transport: &http.Transport{
-		DialContext:     func(ctx context.Context, _, _ string) (net.Conn, error) { return (&net.Dialer{}).DialContext(ctx, "unix", sock) },
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		},
 		MaxConnsPerHost: 0, MaxIdleConnsPerHost: callers,
 	}}
 	baseRSS, _ := memory(proxy.Process.Pid)
@@ -168,7 +170,9 @@ adapters:
 	label := fmt.Sprintf("powerstrip.load=%d", time.Now().UnixNano())
 	filters, _ := json.Marshal(map[string][]string{"label": {label}, "event": {"create"}})
 	streamClient := &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return (&net.Dialer{}).DialContext(ctx, "unix", sock) },
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		},
 	}}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
