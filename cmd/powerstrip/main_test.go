@@ -624,3 +624,20 @@ func TestExposureWarning(t *testing.T) {
 		t.Error("the warning is not given exactly for a non-loopback listener without TLS")
 	}
 }
+
+// -listen may be repeated: the same proxy answers on every address.
+func TestBinaryListensOnSeveralAddresses(t *testing.T) {
+	daemon, _ := e2eDocker(t)
+	cfg := writeFile(t, "adapters.yml", "version: 1\nendpoints: {}\nadapters: {}\n")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sock, tcp := filepath.Join(t.TempDir(), "a.sock"), freeAddr(t)
+	b := startBinary(t, ctx, daemon, cfg, "-listen", "unix://"+sock, "-listen", "tcp://"+tcp)
+	for _, host := range []string{"unix://" + sock, "tcp://" + tcp} {
+		out, err := runCLI(t, ctx, "docker", []string{"DOCKER_HOST=" + host}, nil, "version", "--format", "{{.Server.Os}}")
+		if err != nil || out != "linux\n" {
+			t.Errorf("%s: %v %q", host, err, out)
+		}
+	}
+	b.stop(t)
+}
