@@ -1,11 +1,14 @@
 package powerstrip
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 )
@@ -79,7 +82,7 @@ type chain struct {
 // The first error, a *Rejection or a *HookError, ends the chain.
 func (c *chain) runPre(ctx context.Context, hooks []*boundHook, req ClientRequest) (ClientRequest, error) {
 	for _, h := range hooks {
-		resp, err := c.call(ctx, h, &HookRequest{
+		resp, took, err := c.call(ctx, h, &HookRequest{
 			PowerstripProtocolVersion: ProtocolVersion,
 			Type:                      PreHook,
 			ClientRequest:             req,
@@ -87,8 +90,13 @@ func (c *chain) runPre(ctx context.Context, hooks []*boundHook, req ClientReques
 		if err != nil {
 			return req, err
 		}
+		before := req
 		if resp != nil && resp.ModifiedClientRequest != nil {
 			req = c.applyRequest(h, req, resp.ModifiedClientRequest)
+		}
+		if c.logger.Enabled(ctx, slog.LevelDebug) {
+			c.logger.Debug("chain step", append([]any{"adapter", h.name, "type", PreHook, "duration", took, "status", "ok"},
+				requestChanges(before, req)...)...)
 		}
 	}
 	return req, nil
@@ -99,7 +107,7 @@ func (c *chain) runPre(ctx context.Context, hooks []*boundHook, req ClientReques
 func (c *chain) runPost(ctx context.Context, hooks []*boundHook, req ClientRequest, resp ServerResponse) (ServerResponse, error) {
 	for _, h := range hooks {
 		answer := resp
-		out, err := c.call(ctx, h, &HookRequest{
+		out, took, err := c.call(ctx, h, &HookRequest{
 			PowerstripProtocolVersion: ProtocolVersion,
 			Type:                      PostHook,
 			ClientRequest:             req,
@@ -108,17 +116,23 @@ func (c *chain) runPost(ctx context.Context, hooks []*boundHook, req ClientReque
 		if err != nil {
 			return resp, err
 		}
+		before := resp
 		if out != nil && out.ModifiedServerResponse != nil {
 			if resp, err = applyResponse(resp, out.ModifiedServerResponse); err != nil {
 				return resp, &HookError{Hook: h.name, Type: PostHook, Err: err}
 			}
 		}
+		if c.logger.Enabled(ctx, slog.LevelDebug) {
+			c.logger.Debug("chain step", append([]any{"adapter", h.name, "type", PostHook, "duration", took, "status", "ok"},
+				responseChanges(before, resp)...)...)
+		}
 	}
 	return resp, nil
 }
 
-// call runs one hook under its timeout and failure policy, and logs the step.
-func (c *chain) call(ctx context.Context, h *boundHook, req *HookRequest) (*HookResponse, error) {
+// call runs one hook under its timeout and failure policy, and logs
+// rejections and failures; the caller traces successful steps.
+func (c *chain) call(ctx context.Context, h *boundHook, req *HookRequest) (*HookResponse, time.Duration, error) {
 	start := time.Now()
 	timeout, limit := h.timeout, "its timeout"
 	if left := c.budget - c.spent; c.budget > 0 && left < timeout {
@@ -136,31 +150,30 @@ func (c *chain) call(ctx context.Context, h *boundHook, req *HookRequest) (*Hook
 	}
 	took := time.Since(start)
 	c.spent += took
+	if err == nil {
+		return resp, took, nil
+	}
 	attrs := []any{"adapter", h.name, "type", req.Type, "method", req.ClientRequest.Method,
 		"request", req.ClientRequest.Request, "duration", took}
-	if err == nil {
-		c.logger.Debug("hook ran", attrs...)
-		return resp, nil
-	}
 	var rej *Rejection
 	if errors.As(err, &rej) {
 		if rej.Code < 400 || rej.Code > 599 {
 			err = fmt.Errorf("rejected with status %d, which is not an error status", rej.Code)
 		} else {
 			c.logger.Info("hook rejected the call", append(attrs, "status", rej.Code)...)
-			return nil, rej
+			return nil, took, rej
 		}
 	}
 	if ctx.Err() != nil {
 		// The client hung up: nothing to report to it, nor to ignore.
-		return nil, ctx.Err()
+		return nil, took, ctx.Err()
 	}
 	if h.policy == FailOpen {
 		c.logger.Warn("hook failed; going on unchanged (failurePolicy: ignore)", append(attrs, "error", err)...)
-		return nil, nil
+		return nil, took, nil
 	}
 	c.logger.Error("hook failed", append(attrs, "error", err)...)
-	return nil, &HookError{Hook: h.name, Type: req.Type, Err: err}
+	return nil, took, &HookError{Hook: h.name, Type: req.Type, Err: err}
 }
 
 // safeServeHook turns an in-process hook's panic into an error, so one bad
@@ -260,4 +273,82 @@ func splitRequest(request string) (path, rawQuery string, err error) {
 func joinRequest(path, rawQuery string) string {
 	u := url.URL{Path: path, RawQuery: rawQuery}
 	return u.RequestURI()
+}
+
+// requestChanges describes what a pre-hook changed, for the trace: the
+// method and path if they moved, the query before and after, and the
+// top-level keys of the JSON body added, removed or changed.
+func requestChanges(before, after ClientRequest) []any {
+	var out []any
+	if before.Method != after.Method {
+		out = append(out, "method_before", before.Method, "method_after", after.Method)
+	}
+	pathBefore, queryBefore, _ := splitRequest(before.Request)
+	pathAfter, queryAfter, _ := splitRequest(after.Request)
+	if pathBefore != pathAfter {
+		out = append(out, "path_before", pathBefore, "path_after", pathAfter)
+	}
+	if queryBefore != queryAfter {
+		out = append(out, "query_before", queryBefore, "query_after", queryAfter)
+	}
+	return append(out, bodyChanges(before.Body, after.Body)...)
+}
+
+// responseChanges describes what a post-hook changed, for the trace.
+func responseChanges(before, after ServerResponse) []any {
+	var out []any
+	if before.Code != after.Code {
+		out = append(out, "code_before", before.Code, "code_after", after.Code)
+	}
+	if before.ContentType != after.ContentType {
+		out = append(out, "content_type_before", before.ContentType, "content_type_after", after.ContentType)
+	}
+	return append(out, bodyChanges(before.Body, after.Body)...)
+}
+
+// bodyChanges compares two JSON bodies by their top-level keys. A body that
+// is not a JSON object is reported as changed or not, whole.
+func bodyChanges(before, after *string) []any {
+	if BodyText(before) == BodyText(after) {
+		return nil
+	}
+	var a, b map[string]json.RawMessage
+	if json.Unmarshal([]byte(BodyText(before)), &a) != nil || json.Unmarshal([]byte(BodyText(after)), &b) != nil {
+		return []any{"body", "replaced"}
+	}
+	var added, removed, changed []string
+	for k, v := range b {
+		old, ok := a[k]
+		switch {
+		case !ok:
+			added = append(added, k)
+		case !jsonEqual(old, v):
+			changed = append(changed, k)
+		}
+	}
+	for k := range a {
+		if _, ok := b[k]; !ok {
+			removed = append(removed, k)
+		}
+	}
+	var out []any
+	for _, kv := range []struct {
+		name string
+		keys []string
+	}{{"keys_added", added}, {"keys_removed", removed}, {"keys_changed", changed}} {
+		if len(kv.keys) > 0 {
+			sort.Strings(kv.keys)
+			out = append(out, kv.name, strings.Join(kv.keys, ","))
+		}
+	}
+	return out
+}
+
+// jsonEqual compares two JSON values ignoring insignificant white space.
+func jsonEqual(a, b json.RawMessage) bool {
+	var ca, cb bytes.Buffer
+	if json.Compact(&ca, a) != nil || json.Compact(&cb, b) != nil {
+		return bytes.Equal(a, b)
+	}
+	return bytes.Equal(ca.Bytes(), cb.Bytes())
 }

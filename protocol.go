@@ -251,3 +251,55 @@ func isJSON(contentType string) bool {
 	}
 	return mt == "application/json" || strings.HasSuffix(mt, "+json")
 }
+
+// NewAdapterHandler serves h as a remote adapter speaking protocol v1, so
+// the same Go code runs in-process (WithHook) or as a service. It answers a
+// POST of a HookRequest with 200 and the HookResponse; a *Rejection with its
+// own status and body; any other error with 500 and Docker's error shape;
+// a call that is not protocol v1 with 400, and other methods with 405.
+func NewAdapterHandler(h Hook) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			writeError(w, http.StatusMethodNotAllowed, "adapters answer POST only")
+			return
+		}
+		var req HookRequest
+		body := http.MaxBytesReader(w, r.Body, DefaultBodyLimit+DefaultResponseBufferLimit)
+		if err := json.NewDecoder(body).Decode(&req); err != nil {
+			writeError(w, http.StatusBadRequest, "not a protocol v1 call: "+err.Error())
+			return
+		}
+		if req.Type != PreHook && req.Type != PostHook {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("not a protocol v1 call: Type %q is not pre-hook or post-hook", req.Type))
+			return
+		}
+		if req.Type == PostHook && req.ServerResponse == nil {
+			writeError(w, http.StatusBadRequest, "not a protocol v1 call: a post-hook without ServerResponse")
+			return
+		}
+		resp, err := safeServeHook(r.Context(), h, &req)
+		var rej *Rejection
+		switch {
+		case errors.As(err, &rej):
+			writeRejection(w, rej)
+			return
+		case err != nil:
+			writeError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		if resp == nil {
+			resp = &HookResponse{}
+		}
+		if resp.PowerstripProtocolVersion == 0 {
+			resp.PowerstripProtocolVersion = ProtocolVersion
+		}
+		out, err := json.Marshal(resp)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "encoding the answer: "+err.Error())
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(out) //nolint:errcheck // the proxy hung up; nothing left to tell it
+	})
+}

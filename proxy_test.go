@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -70,16 +71,15 @@ func jsonReply(code int, body string) func(http.ResponseWriter, *http.Request) {
 var hookKinds = []string{"in-process", "http"}
 
 // buildProxy serves a Proxy whose config names the given hooks. With kind
-// "http" each hook is served by a loopback adapter speaking protocol v1
-// (through the package's own adapter handler in the test below); with
-// "in-process" it is registered with WithHook.
+// "http" each hook is served as a remote adapter on loopback by
+// NewAdapterHandler; with "in-process" it is registered with WithHook.
 func buildProxy(t *testing.T, kind, yamlEndpoints string, hooks map[string]Hook, opts ...Option) *httptest.Server {
 	t.Helper()
 	var adapters strings.Builder
 	adapters.WriteString("adapters:\n")
 	for name, h := range hooks {
 		if kind == "http" {
-			srv := httptest.NewServer(adapterHandler(h))
+			srv := httptest.NewServer(NewAdapterHandler(h))
 			t.Cleanup(srv.Close)
 			fmt.Fprintf(&adapters, "  %s: %s/adapter\n", name, srv.URL)
 		} else {
@@ -91,31 +91,6 @@ func buildProxy(t *testing.T, kind, yamlEndpoints string, hooks map[string]Hook,
 		adapters.WriteString("adapters: {}\n")
 	}
 	return proxyFromYAML(t, "version: 1\nendpoints:\n"+yamlEndpoints+adapters.String(), opts...)
-}
-
-// adapterHandler serves a Hook as a remote adapter would: protocol JSON in,
-// protocol JSON out, a Rejection as its status and body.
-func adapterHandler(h Hook) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req HookRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		resp, err := h.ServeHook(r.Context(), &req)
-		if rej, ok := err.(*Rejection); ok {
-			w.Header().Set("Content-Type", rej.ContentType)
-			w.WriteHeader(rej.Code)
-			w.Write(rej.Body)
-			return
-		}
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(resp)
-	})
 }
 
 type clientResult struct {
@@ -785,5 +760,75 @@ func TestClientGoneCancelsHook(t *testing.T) {
 	}
 	if n := len(docker.calls()); n != 0 {
 		t.Errorf("Docker was called %d times", n)
+	}
+}
+
+// NewAdapterHandler answers what is not a protocol call with clear errors.
+func TestAdapterHandlerErrors(t *testing.T) {
+	srv := httptest.NewServer(NewAdapterHandler(HookFunc(func(_ context.Context, req *HookRequest) (*HookResponse, error) {
+		if req.ClientRequest.Method == "FAIL" {
+			return nil, fmt.Errorf("the adapter broke")
+		}
+		return nil, nil
+	})))
+	defer srv.Close()
+	cases := []struct {
+		method, body string
+		code         int
+		want         string
+	}{
+		{"GET", "", 405, "adapters answer POST only"},
+		{"POST", "not json", 400, "not a protocol v1 call"},
+		{"POST", `{"Type":"mid-hook"}`, 400, `Type \"mid-hook\" is not pre-hook or post-hook`},
+		{"POST", `{"Type":"post-hook","ClientRequest":{"Method":"GET","Request":"/x"}}`, 400, "without ServerResponse"},
+		{"POST", `{"Type":"pre-hook","ClientRequest":{"Method":"FAIL","Request":"/x"}}`, 500, "the adapter broke"},
+		{"POST", `{"PowerstripProtocolVersion":1,"Type":"pre-hook","ClientRequest":{"Method":"GET","Request":"/x","Body":null}}`, 200, `{"PowerstripProtocolVersion":1}`},
+	}
+	for _, tc := range cases {
+		got := do(t, srv, tc.method, "/", "application/json", tc.body)
+		if got.Code != tc.code || !strings.Contains(got.Body, tc.want) {
+			t.Errorf("%s %s: %d %q; want %d and %q", tc.method, tc.body, got.Code, got.Body, tc.code, tc.want)
+		}
+	}
+}
+
+// In verbose mode each step of the chain is logged with what it changed.
+func TestChainTrace(t *testing.T) {
+	docker := newFakeDocker(t, jsonReply(201, `{"Id":"abc","Warnings":[]}`))
+	var logs syncBuffer
+	post := HookFunc(func(_ context.Context, req *HookRequest) (*HookResponse, error) {
+		sr := *req.ServerResponse
+		sr.Code = 200
+		sr.SetBody(map[string]any{"Id": "abc", "Registered": true})
+		return &HookResponse{ModifiedServerResponse: &sr}, nil
+	})
+	srv := buildProxy(t, "in-process", "  \"POST /*/containers/create\":\n    pre: [inject, quiet]\n    post: [register]\n",
+		map[string]Hook{"inject": injectEnv("X=1"), "quiet": &recorder{}, "register": post},
+		WithUpstream(docker.upstream()), WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	do(t, srv, "POST", "/v1.41/containers/create?name=a", "application/json", `{"Image":"x","Env":["A=1"],"Old":1}`)
+	lines := strings.Split(logs.String(), "\n")
+	find := func(adapter string) string {
+		for _, l := range lines {
+			if strings.Contains(l, "msg=\"chain step\"") && strings.Contains(l, "adapter="+adapter+" ") {
+				return l
+			}
+		}
+		t.Fatalf("no trace line for %s:\n%s", adapter, logs.String())
+		return ""
+	}
+	for adapter, wants := range map[string][]string{
+		"inject":   {"type=pre-hook", "status=ok", "duration=", `query_before="name=a"`, `query_after="name=a&injected=1"`, "keys_changed=Env"},
+		"quiet":    {"type=pre-hook", "status=ok"},
+		"register": {"type=post-hook", "code_before=201", "code_after=200", "keys_added=Registered", "keys_removed=Warnings"},
+	} {
+		line := find(adapter)
+		for _, want := range wants {
+			if !strings.Contains(line, want) {
+				t.Errorf("%s's trace lacks %q: %s", adapter, want, line)
+			}
+		}
+	}
+	if line := find("quiet"); strings.Contains(line, "keys_") || strings.Contains(line, "query_") {
+		t.Errorf("an unchanged step reports changes: %s", line)
 	}
 }
