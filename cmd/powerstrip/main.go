@@ -47,6 +47,7 @@ type options struct {
 	check     bool
 	version   bool
 	verbose   bool
+	logFormat string
 	// bodyLimit and responseLimit are the library's limits, in bytes.
 	bodyLimit, responseLimit int64
 	hookBudget               time.Duration
@@ -70,7 +71,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fset.StringVar(&o.docker, "docker", powerstrip.DefaultUpstream, "the Docker daemon: unix:///path or tcp://HOST:PORT")
 	fset.BoolVar(&o.check, "check", false, "validate the config, then exit 0, or 1 with the error")
 	fset.BoolVar(&o.version, "version", false, "print the version and exit")
-	fset.BoolVar(&o.verbose, "verbose", false, "log every call and every hook step")
+	fset.BoolVar(&o.verbose, "verbose", false, "log every step of every chain: adapter, phase, duration, status and what it changed")
+	fset.StringVar(&o.logFormat, "log-format", "text", "`text` or json")
 	fset.Int64Var(&o.bodyLimit, "request-body-limit", powerstrip.DefaultBodyLimit, "the largest JSON request body hooks are given, in `bytes`; larger ones get 413")
 	fset.Int64Var(&o.responseLimit, "response-buffer-limit", powerstrip.DefaultResponseBufferLimit, "the largest response buffered for post-hooks, in `bytes`")
 	fset.DurationVar(&o.hookBudget, "hook-budget", powerstrip.DefaultHookBudget, "the most all hooks of one call may take together")
@@ -109,11 +111,11 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "powerstrip", version())
 		return 0
 	}
-	level := slog.LevelInfo
-	if o.verbose {
-		level = slog.LevelDebug
+	logger, err := newLogger(o, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "powerstrip:", err)
+		return 2
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	cfg, err := loadConfig(o, logger)
 	if err == nil {
@@ -135,6 +137,20 @@ func run(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+func newLogger(o *options, w io.Writer) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if o.verbose {
+		opts.Level = slog.LevelDebug
+	}
+	switch o.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("-log-format %q: want text or json", o.logFormat)
 }
 
 func proxyOptions(o *options, logger *slog.Logger) ([]powerstrip.Option, error) {

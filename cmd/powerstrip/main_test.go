@@ -93,6 +93,22 @@ func TestMissingConfig(t *testing.T) {
 	}
 }
 
+func TestLogFormatJSON(t *testing.T) {
+	var out bytes.Buffer
+	logger, err := newLogger(&options{logFormat: "json", verbose: true}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger.Debug("chain step", "adapter", "a")
+	var line map[string]any
+	if err := json.Unmarshal(out.Bytes(), &line); err != nil || line["adapter"] != "a" || line["level"] != "DEBUG" {
+		t.Errorf("not a JSON log line: %q %v", out.String(), err)
+	}
+	if _, err := newLogger(&options{logFormat: "xml"}, &out); err == nil {
+		t.Error("-log-format xml accepted")
+	}
+}
+
 func TestFlags(t *testing.T) {
 	var stderr bytes.Buffer
 	if code := run([]string{"-version"}, &stderr); code != 0 || !strings.HasPrefix(stderr.String(), "powerstrip ") {
