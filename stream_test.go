@@ -120,6 +120,7 @@ func waitNoStreams(t *testing.T, p *Proxy, what string) {
 // Long-lived streams end when the client goes away, and leave nothing
 // behind: no goroutine, no connection to the daemon.
 func TestStreamsEndWhenClientLeaves(t *testing.T) {
+	// powerstriptest.RealDaemon would be an import cycle here.
 	daemon, image := os.Getenv("POWERSTRIP_TEST_DOCKER"), os.Getenv("POWERSTRIP_TEST_IMAGE")
 	if daemon == "" || image == "" {
 		if os.Getenv("POWERSTRIP_E2E") == "required" {

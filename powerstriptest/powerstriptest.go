@@ -30,6 +30,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -301,4 +302,20 @@ func DefaultAnswer(r *http.Request, _ []byte) Answer {
 		return Answer{Status: 200, ContentType: "text/plain; charset=utf-8", Body: "OK"}
 	}
 	return Answer{Status: 404, ContentType: "application/json", Body: fmt.Sprintf(`{"message":"page not found: %s %s"}`, r.Method, r.URL.Path)}
+}
+
+// RealDaemon returns the real daemon and image to test against, from
+// POWERSTRIP_TEST_DOCKER and POWERSTRIP_TEST_IMAGE (scripts/test.sh sets
+// them). Without them the test is skipped, or fails when
+// POWERSTRIP_E2E=required, as in CI.
+func RealDaemon(t testing.TB) (addr, image string) {
+	t.Helper()
+	addr, image = os.Getenv("POWERSTRIP_TEST_DOCKER"), os.Getenv("POWERSTRIP_TEST_IMAGE")
+	if addr == "" || image == "" {
+		if os.Getenv("POWERSTRIP_E2E") == "required" {
+			t.Fatal("end-to-end tests are required: POWERSTRIP_TEST_DOCKER and POWERSTRIP_TEST_IMAGE are not set")
+		}
+		t.Skip("no test daemon: set POWERSTRIP_TEST_DOCKER and POWERSTRIP_TEST_IMAGE (scripts/test.sh does)")
+	}
+	return addr, image
 }

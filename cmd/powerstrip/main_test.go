@@ -27,6 +27,7 @@ import (
 
 	"github.com/powerstrip-go/powerstrip"
 	"github.com/powerstrip-go/powerstrip/internal/testpki"
+	"github.com/powerstrip-go/powerstrip/powerstriptest"
 )
 
 func writeFile(t *testing.T, name, content string) string {
@@ -160,18 +161,8 @@ func TestListenUnixReplacesOnlyStaleSockets(t *testing.T) {
 	}
 }
 
-// e2eDocker returns the test daemon and image, or skips (fails, when the
-// end-to-end tests are required).
-func e2eDocker(t *testing.T) (daemon, image string) {
-	daemon, image = os.Getenv("POWERSTRIP_TEST_DOCKER"), os.Getenv("POWERSTRIP_TEST_IMAGE")
-	if daemon == "" || image == "" {
-		if os.Getenv("POWERSTRIP_E2E") == "required" {
-			t.Fatal("end-to-end tests are required: POWERSTRIP_TEST_DOCKER and POWERSTRIP_TEST_IMAGE are not set")
-		}
-		t.Skip("no test daemon (run scripts/test.sh)")
-	}
-	return daemon, image
-}
+// e2eDocker returns the test daemon and image; see powerstriptest.RealDaemon.
+func e2eDocker(t *testing.T) (daemon, image string) { return powerstriptest.RealDaemon(t) }
 
 // runningBinary is the powerstrip binary running as a user would run it.
 type runningBinary struct {

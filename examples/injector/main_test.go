@@ -59,13 +59,7 @@ func TestInjectorRewritesCreate(t *testing.T) {
 // Against the real daemon, through the docker CLI: the wrapper runs first,
 // then the command, with the injected variable.
 func TestInjectorRealDaemon(t *testing.T) {
-	daemon, image := os.Getenv("POWERSTRIP_TEST_DOCKER"), os.Getenv("POWERSTRIP_TEST_IMAGE")
-	if daemon == "" || image == "" {
-		if os.Getenv("POWERSTRIP_E2E") == "required" {
-			t.Fatal("end-to-end tests are required: POWERSTRIP_TEST_DOCKER and POWERSTRIP_TEST_IMAGE are not set")
-		}
-		t.Skip("no test daemon (run scripts/test.sh)")
-	}
+	daemon, image := powerstriptest.RealDaemon(t)
 	inj := &Injector{Images: DaemonImages(daemon), Env: []string{"NETWORK=ready"},
 		Entrypoint: []string{"/bin/sh", "-c", `echo "wrapped, network $NETWORK"; exec "$@"`, "wrapper"}}
 	adapter := httptest.NewServer(powerstrip.NewAdapterHandler(inj))

@@ -55,13 +55,7 @@ func TestPolicy(t *testing.T) {
 
 // Through the docker CLI and the real daemon, the CLI prints the message.
 func TestPolicyRealDaemon(t *testing.T) {
-	daemon, image := os.Getenv("POWERSTRIP_TEST_DOCKER"), os.Getenv("POWERSTRIP_TEST_IMAGE")
-	if daemon == "" || image == "" {
-		if os.Getenv("POWERSTRIP_E2E") == "required" {
-			t.Fatal("end-to-end tests are required: POWERSTRIP_TEST_DOCKER and POWERSTRIP_TEST_IMAGE are not set")
-		}
-		t.Skip("no test daemon (run scripts/test.sh)")
-	}
+	daemon, image := powerstriptest.RealDaemon(t)
 	h := powerstriptest.Start(t, powerstriptest.Setup{Daemon: daemon,
 		Config: "version: 1\nendpoints:\n  \"POST /*/containers/create\":\n    pre: [policy]\nadapters: {}\n",
 		Hooks:  map[string]powerstrip.Hook{"policy": Policy{}}})

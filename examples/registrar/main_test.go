@@ -71,13 +71,7 @@ func TestRegistrar(t *testing.T) {
 // With the real daemon, a failed start (no such container) records
 // nothing, and a container run through the CLI is recorded when it starts.
 func TestRegistrarRealDaemon(t *testing.T) {
-	daemon, image := os.Getenv("POWERSTRIP_TEST_DOCKER"), os.Getenv("POWERSTRIP_TEST_IMAGE")
-	if daemon == "" || image == "" {
-		if os.Getenv("POWERSTRIP_E2E") == "required" {
-			t.Fatal("end-to-end tests are required: POWERSTRIP_TEST_DOCKER and POWERSTRIP_TEST_IMAGE are not set")
-		}
-		t.Skip("no test daemon (run scripts/test.sh)")
-	}
+	daemon, image := powerstriptest.RealDaemon(t)
 	file := filepath.Join(t.TempDir(), "containers")
 	hooked := powerstriptest.Start(t, powerstriptest.Setup{Daemon: daemon,
 		Config: "version: 1\nendpoints:\n  \"POST /*/containers/*/start\":\n    post: [registrar]\nadapters: {}\n",

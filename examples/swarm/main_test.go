@@ -17,13 +17,7 @@ import (
 // test daemon, in swarm mode for this test): the task's container has the
 // variable the pre-hook added, next to the client's own.
 func TestSwarmServiceGetsEnv(t *testing.T) {
-	daemon, image := os.Getenv("POWERSTRIP_TEST_DOCKER"), os.Getenv("POWERSTRIP_TEST_IMAGE")
-	if daemon == "" || image == "" {
-		if os.Getenv("POWERSTRIP_E2E") == "required" {
-			t.Fatal("end-to-end tests are required: POWERSTRIP_TEST_DOCKER and POWERSTRIP_TEST_IMAGE are not set")
-		}
-		t.Skip("no test daemon (run scripts/test.sh)")
-	}
+	daemon, image := powerstriptest.RealDaemon(t)
 	docker := func(host string, args ...string) (string, error) {
 		cmd := exec.Command("docker", args...)
 		cmd.Env = []string{"DOCKER_HOST=" + host, "DOCKER_CONFIG=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}
