@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -59,6 +61,92 @@ type boundHook struct {
 	hook    Hook
 	timeout time.Duration
 	policy  FailurePolicy
+	ext     Extensions
+	dryRun  bool
+}
+
+// version is the protocol version this hook speaks.
+func (h *boundHook) version() int {
+	if h.ext.enabled() {
+		return ProtocolVersionExtended
+	}
+	return ProtocolVersion
+}
+
+// view is the request as this hook may see it: headers only with the
+// headers extension, credentials only with the credentials extension.
+func (h *boundHook) view(req ClientRequest) ClientRequest {
+	req.Headers = h.viewHeaders(req.Headers)
+	return req
+}
+
+func (h *boundHook) viewResponse(resp ServerResponse) ServerResponse {
+	resp.Headers = h.viewHeaders(resp.Headers)
+	return resp
+}
+
+func (h *boundHook) viewHeaders(all http.Header) http.Header {
+	if !h.ext.Headers || all == nil {
+		return nil
+	}
+	out := make(http.Header, len(all))
+	for k, vv := range all {
+		if isCredential(k) && !h.ext.Credentials {
+			continue
+		}
+		out[k] = append([]string(nil), vv...)
+	}
+	return out
+}
+
+func (h *boundHook) caller(c *Caller) *Caller {
+	if !h.ext.Caller {
+		return nil
+	}
+	return c
+}
+
+// isCredential reports whether a header carries the client's secrets:
+// never shown to adapters unless the config says so.
+func isCredential(key string) bool {
+	return key == "Authorization" || key == "X-Registry-Auth"
+}
+
+// fixedHeaders frame the message or name the connection; a hook changing
+// them would break the exchange, so such changes are ignored.
+var fixedHeaders = map[string]bool{"Host": true, "Content-Length": true}
+
+// applyHeaders turns the headers a hook wants into the new header set: the
+// headers it was shown but left out are removed, the others set. Headers it
+// was not shown (credentials) stay, and fixed and hop-by-hop ones cannot
+// change.
+func (c *chain) applyHeaders(h *boundHook, cur, want http.Header) http.Header {
+	next := cur.Clone()
+	if next == nil {
+		next = http.Header{}
+	}
+	wanted := make(http.Header, len(want))
+	for k, vv := range want { // adapters may spell keys in any case
+		wanted[http.CanonicalHeaderKey(k)] = vv
+	}
+	protected := func(k string) bool {
+		return fixedHeaders[k] || slices.Contains(hopHeaders, k) || (isCredential(k) && !h.ext.Credentials)
+	}
+	for k := range h.viewHeaders(cur) {
+		if _, kept := wanted[k]; !kept && !protected(k) {
+			next.Del(k)
+		}
+	}
+	for k, vv := range wanted {
+		if protected(k) {
+			if !slices.Equal(cur[k], vv) {
+				c.logger.Warn("hook tried to change a header it may not; not applied", "adapter", h.name, "header", k)
+			}
+			continue
+		}
+		next[k] = append([]string(nil), vv...)
+	}
+	return next
 }
 
 // chain runs hooks in order and applies what they return. It knows nothing
@@ -76,49 +164,98 @@ type chain struct {
 	// and post, so that timeouts under failurePolicy: ignore cannot add up;
 	// spent is what they took so far. Zero means no budget.
 	budget, spent time.Duration
+	// caller is who is calling, when known (the caller extension).
+	caller *Caller
+	// ran are the pre-hooks that ran and applied, for unwind; final is the
+	// request as it stood when the chain ended.
+	ran   []*boundHook
+	final ClientRequest
 }
 
-// runPre runs the pre-hooks on req and returns the request Docker must see.
-// The first error, a *Rejection or a *HookError, ends the chain.
-func (c *chain) runPre(ctx context.Context, hooks []*boundHook, req ClientRequest) (ClientRequest, error) {
+// runPre runs the pre-hooks on req and returns the request Docker must see,
+// or, when a pre-hook with the short-circuit extension answered, the answer
+// the client gets instead. The first error, a *Rejection or a *HookError,
+// ends the chain, after the pre-hooks that ran are told (unwind).
+func (c *chain) runPre(ctx context.Context, hooks []*boundHook, req ClientRequest) (ClientRequest, *ServerResponse, error) {
 	for _, h := range hooks {
 		resp, took, err := c.call(ctx, h, &HookRequest{
-			PowerstripProtocolVersion: ProtocolVersion,
+			PowerstripProtocolVersion: h.version(),
 			Type:                      PreHook,
-			ClientRequest:             req,
+			ClientRequest:             h.view(req),
+			Caller:                    h.caller(c.caller),
 		})
+		if h.dryRun {
+			c.dryRunPre(h, req, resp, err)
+			continue
+		}
 		if err != nil {
-			return req, err
+			c.final = req
+			c.unwind(ctx, unwindFor(h, err))
+			return req, nil, err
 		}
 		before := req
 		if resp != nil && resp.ModifiedClientRequest != nil {
 			req = c.applyRequest(h, req, resp.ModifiedClientRequest)
 		}
+		c.ran = append(c.ran, h)
 		if c.logger.Enabled(ctx, slog.LevelDebug) {
 			c.logger.Debug("chain step", append([]any{"adapter", h.name, "type", PreHook, "duration", took, "status", "ok"},
 				requestChanges(before, req)...)...)
 		}
+		if answer, err := c.shortCircuit(h, resp); answer != nil || err != nil {
+			if err != nil {
+				c.final = req
+				c.unwind(ctx, unwindFor(h, err))
+			} else {
+				c.logger.Info("hook answered the call itself; Docker not called", "adapter", h.name, "status", answer.Code,
+					"method", req.Method, "request", req.Request)
+			}
+			return req, answer, err
+		}
 	}
-	return req, nil
+	c.final = req
+	return req, nil, nil
+}
+
+// shortCircuit is the answer a pre-hook gave the client itself, if it may.
+func (c *chain) shortCircuit(h *boundHook, resp *HookResponse) (*ServerResponse, error) {
+	if resp == nil || resp.ModifiedServerResponse == nil || !h.ext.ShortCircuit {
+		return nil, nil
+	}
+	answer := *resp.ModifiedServerResponse
+	answer.Headers = nil
+	if h.ext.Headers && resp.ModifiedServerResponse.Headers != nil {
+		answer.Headers = c.applyHeaders(h, nil, resp.ModifiedServerResponse.Headers)
+	}
+	if answer.Code < 200 || answer.Code > 399 {
+		return nil, &HookError{Hook: h.name, Type: PreHook,
+			Err: fmt.Errorf("answered the call with Code %d; a short-circuit answer is a status from 200 to 399 (reject with an error status instead)", answer.Code)}
+	}
+	return &answer, nil
 }
 
 // runPost runs the post-hooks on Docker's answer and returns the answer the
 // client gets. The first error ends the chain.
 func (c *chain) runPost(ctx context.Context, hooks []*boundHook, req ClientRequest, resp ServerResponse) (ServerResponse, error) {
 	for _, h := range hooks {
-		answer := resp
+		answer := h.viewResponse(resp)
 		out, took, err := c.call(ctx, h, &HookRequest{
-			PowerstripProtocolVersion: ProtocolVersion,
+			PowerstripProtocolVersion: h.version(),
 			Type:                      PostHook,
-			ClientRequest:             req,
+			ClientRequest:             h.view(req),
 			ServerResponse:            &answer,
+			Caller:                    h.caller(c.caller),
 		})
+		if h.dryRun {
+			c.dryRunPost(h, resp, out, err)
+			continue
+		}
 		if err != nil {
 			return resp, err
 		}
 		before := resp
 		if out != nil && out.ModifiedServerResponse != nil {
-			if resp, err = applyResponse(resp, out.ModifiedServerResponse); err != nil {
+			if resp, err = c.applyResponse(h, resp, out.ModifiedServerResponse); err != nil {
 				return resp, &HookError{Hook: h.name, Type: PostHook, Err: err}
 			}
 		}
@@ -128,6 +265,106 @@ func (c *chain) runPost(ctx context.Context, hooks []*boundHook, req ClientReque
 		}
 	}
 	return resp, nil
+}
+
+// dryRunPre logs what a pre-hook in dry-run mode would have done.
+func (c *chain) dryRunPre(h *boundHook, req ClientRequest, resp *HookResponse, err error) {
+	attrs := []any{"adapter", h.name, "type", PreHook, "method", req.Method, "request", req.Request}
+	var rej *Rejection
+	switch {
+	case errors.As(err, &rej):
+		c.logger.Info("dry run: the hook would have rejected the call", append(attrs, "status", rej.Code, "body", string(bytes.TrimSpace(rej.Body)))...)
+	case err != nil:
+		c.logger.Info("dry run: the hook failed; nothing applied", append(attrs, "error", err)...)
+	case resp != nil && resp.ModifiedServerResponse != nil && h.ext.ShortCircuit:
+		c.logger.Info("dry run: the hook would have answered the call itself", append(attrs, "status", resp.ModifiedServerResponse.Code)...)
+	case resp != nil && resp.ModifiedClientRequest != nil:
+		would := c.applyRequest(h, req, resp.ModifiedClientRequest)
+		if changes := requestChanges(req, would); len(changes) > 0 {
+			c.logger.Info("dry run: the hook would have changed the call", append(attrs, changes...)...)
+		}
+	}
+}
+
+// dryRunPost logs what a post-hook in dry-run mode would have done.
+func (c *chain) dryRunPost(h *boundHook, resp ServerResponse, out *HookResponse, err error) {
+	attrs := []any{"adapter", h.name, "type", PostHook, "status", resp.Code}
+	var rej *Rejection
+	switch {
+	case errors.As(err, &rej):
+		c.logger.Info("dry run: the hook would have replaced the answer with an error", append(attrs, "error_status", rej.Code)...)
+	case err != nil:
+		c.logger.Info("dry run: the hook failed; nothing applied", append(attrs, "error", err)...)
+	case out != nil && out.ModifiedServerResponse != nil:
+		if would, err := c.applyResponse(h, resp, out.ModifiedServerResponse); err == nil {
+			if changes := responseChanges(resp, would); len(changes) > 0 {
+				c.logger.Info("dry run: the hook would have changed the answer", append(attrs, changes...)...)
+			}
+		}
+	}
+}
+
+// unwindFor describes a pre-hook's failure for the unwind calls.
+func unwindFor(h *boundHook, err error) UnwindReason {
+	reason := UnwindReason{Stage: PreHook, Hook: h.name, Code: http.StatusBadGateway, Message: err.Error()}
+	var rej *Rejection
+	switch {
+	case errors.As(err, &rej):
+		reason.Code, reason.Message = rej.Code, rejectionMessage(rej)
+	case errors.Is(err, context.DeadlineExceeded):
+		reason.Code = http.StatusGatewayTimeout
+	}
+	return reason
+}
+
+// rejectionMessage is the message of a Docker-shaped error body, or the
+// body itself.
+func rejectionMessage(rej *Rejection) string {
+	var m struct{ Message string }
+	if json.Unmarshal(rej.Body, &m) == nil && m.Message != "" {
+		return m.Message
+	}
+	return string(bytes.TrimSpace(rej.Body))
+}
+
+// wantsUnwind reports whether a pre-hook that ran asked to be told of a
+// failure.
+func (c *chain) wantsUnwind() bool {
+	return slices.ContainsFunc(c.ran, func(h *boundHook) bool { return h.ext.Unwind })
+}
+
+// unwind tells the pre-hooks that ran, and asked for it, that the call
+// failed after them, last first, so they can undo side effects (a volume
+// created, an address reserved). It is best effort: each call is bounded by
+// its adapter's timeout, runs even if the client has gone, and its outcome
+// is only logged.
+func (c *chain) unwind(ctx context.Context, reason UnwindReason) {
+	ran := c.ran
+	c.ran = nil
+	ctx = context.WithoutCancel(ctx)
+	for i := len(ran) - 1; i >= 0; i-- {
+		h := ran[i]
+		if !h.ext.Unwind {
+			continue
+		}
+		start := time.Now()
+		hctx, cancel := context.WithTimeout(ctx, h.timeout)
+		r := reason
+		_, err := safeServeHook(hctx, h.hook, &HookRequest{
+			PowerstripProtocolVersion: h.version(),
+			Type:                      UnwindHook,
+			ClientRequest:             h.view(c.final),
+			Caller:                    h.caller(c.caller),
+			Unwind:                    &r,
+		})
+		cancel()
+		attrs := []any{"adapter", h.name, "stage", reason.Stage, "status", reason.Code, "duration", time.Since(start)}
+		if err != nil {
+			c.logger.Warn("unwind call failed", append(attrs, "error", err)...)
+			continue
+		}
+		c.logger.Info("unwind call made", attrs...)
+	}
 }
 
 // call runs one hook under its timeout and failure policy, and logs
@@ -150,8 +387,8 @@ func (c *chain) call(ctx context.Context, h *boundHook, req *HookRequest) (*Hook
 	}
 	took := time.Since(start)
 	c.spent += took
-	if err == nil {
-		return resp, took, nil
+	if err == nil || h.dryRun { // a dry run logs its own outcome
+		return resp, took, err
 	}
 	attrs := []any{"adapter", h.name, "type", req.Type, "method", req.ClientRequest.Method,
 		"request", req.ClientRequest.Request, "duration", took}
@@ -197,6 +434,9 @@ func safeServeHook(ctx context.Context, h Hook, req *HookRequest) (resp *HookRes
 // adapters in the wild answer with their own path there.
 func (c *chain) applyRequest(h *boundHook, cur ClientRequest, mod *ClientRequest) ClientRequest {
 	next := cur
+	if h.ext.Headers && mod.Headers != nil {
+		next.Headers = c.applyHeaders(h, cur.Headers, mod.Headers)
+	}
 	if mod.Body != nil && *mod.Body != "" {
 		if c.bodyReplaceable {
 			next.Body = mod.Body
@@ -235,7 +475,10 @@ func (c *chain) applyRequest(h *boundHook, cur ClientRequest, mod *ClientRequest
 
 // applyResponse applies a post-hook's ModifiedServerResponse to cur. Zero
 // and empty fields leave cur's unchanged.
-func applyResponse(cur ServerResponse, mod *ServerResponse) (ServerResponse, error) {
+func (c *chain) applyResponse(h *boundHook, cur ServerResponse, mod *ServerResponse) (ServerResponse, error) {
+	if h.ext.Headers && mod.Headers != nil {
+		cur.Headers = c.applyHeaders(h, cur.Headers, mod.Headers)
+	}
 	if mod.Code != 0 {
 		if mod.Code < 200 || mod.Code > 599 {
 			return cur, fmt.Errorf("returned Code %d, which is not a status from 200 to 599", mod.Code)

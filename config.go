@@ -63,6 +63,46 @@ type Adapter struct {
 	// FailurePolicy is FailClosed ("fail", the default when empty) or
 	// FailOpen ("ignore").
 	FailurePolicy FailurePolicy
+	// Extensions are the parts of the protocol beyond v1 this adapter asks
+	// for; none by default, so a v1 adapter sees exactly protocol v1.
+	Extensions Extensions
+	// DryRun calls the adapter but applies nothing it answers: what it
+	// would have changed or rejected is logged. For rolling out a policy.
+	DryRun bool
+}
+
+// Extensions opt an adapter into the protocol's extensions (see the README's
+// protocol reference). In the config: extensions: [headers, unwind, ...].
+type Extensions struct {
+	// Headers: the adapter receives the request's headers (pre-hooks) and
+	// the response's (post-hooks), and may set or remove them.
+	Headers bool
+	// Credentials: with Headers, Authorization and X-Registry-Auth are
+	// sent too (and may be changed). Without it they never are.
+	Credentials bool
+	// ShortCircuit: a pre-hook may answer the client itself with a
+	// non-error response; Docker is not called, the post-hooks still run.
+	ShortCircuit bool
+	// Unwind: when a later pre-hook rejects or Docker fails, the adapter's
+	// pre-hook that already ran is told, so it can undo its side effects.
+	Unwind bool
+	// Caller: the adapter receives who is calling, when known: the TLS
+	// client certificate's subject, or a unix socket peer's uid, gid, pid.
+	Caller bool
+}
+
+// enabled reports whether an extension is on: such an adapter speaks v2.
+func (e Extensions) enabled() bool {
+	return e.Headers || e.Credentials || e.ShortCircuit || e.Unwind || e.Caller
+}
+
+// extensionNames are the config's spellings.
+var extensionNames = map[string]func(*Extensions){
+	"headers":       func(e *Extensions) { e.Headers = true },
+	"credentials":   func(e *Extensions) { e.Credentials = true },
+	"short-circuit": func(e *Extensions) { e.ShortCircuit = true },
+	"unwind":        func(e *Extensions) { e.Unwind = true },
+	"caller":        func(e *Extensions) { e.Caller = true },
 }
 
 // DefaultHookTimeout bounds a hook call whose adapter sets no timeout, and
@@ -211,6 +251,9 @@ func validateAdapter(name string, a Adapter) error {
 	case "", FailClosed, FailOpen:
 	default:
 		return fmt.Errorf("config: adapter %q: failurePolicy %q is not fail or ignore", name, a.FailurePolicy)
+	}
+	if a.Extensions.Credentials && !a.Extensions.Headers {
+		return fmt.Errorf("config: adapter %q: the credentials extension needs the headers extension", name)
 	}
 	return nil
 }
@@ -361,6 +404,12 @@ func parseAdapter(name string, n *yaml.Node) (Adapter, error) {
 	}
 	for _, kv := range entries {
 		v := resolve(kv.value)
+		if kv.key.Value == "extensions" {
+			if err := parseExtensions(name, v, &a.Extensions); err != nil {
+				return a, err
+			}
+			continue
+		}
 		if v.Kind != yaml.ScalarNode {
 			return a, nodeErr(v, "adapter %q: %s must be a single value", name, kv.key.Value)
 		}
@@ -375,14 +424,37 @@ func parseAdapter(name string, n *yaml.Node) (Adapter, error) {
 			a.Timeout = d
 		case "failurePolicy":
 			a.FailurePolicy = FailurePolicy(v.Value)
+		case "dryRun":
+			if v.Tag != "!!bool" {
+				return a, nodeErr(v, "adapter %q: dryRun must be true or false", name)
+			}
+			a.DryRun = v.Value == "true"
 		default:
-			return a, nodeErr(kv.key, "adapter %q: unknown key %q (want url, timeout, failurePolicy)", name, kv.key.Value)
+			return a, nodeErr(kv.key, "adapter %q: unknown key %q (want url, timeout, failurePolicy, extensions, dryRun)", name, kv.key.Value)
 		}
 	}
 	if a.URL == "" {
 		return a, nodeErr(n, "adapter %q: missing url", name)
 	}
 	return a, nil
+}
+
+func parseExtensions(name string, n *yaml.Node, ext *Extensions) error {
+	if n.Kind != yaml.SequenceNode {
+		return nodeErr(n, "adapter %q: extensions must be a list, like [headers, unwind]", name)
+	}
+	for _, item := range n.Content {
+		item = resolve(item)
+		set, ok := extensionNames[item.Value]
+		if item.Kind != yaml.ScalarNode || !ok {
+			return nodeErr(item, "adapter %q: unknown extension %q (want headers, credentials, short-circuit, unwind, caller)", name, item.Value)
+		}
+		set(ext)
+	}
+	if ext.Credentials && !ext.Headers {
+		return nodeErr(n, "adapter %q: the credentials extension needs the headers extension", name)
+	}
+	return nil
 }
 
 type yamlEntry struct{ key, value *yaml.Node }

@@ -101,7 +101,7 @@ func FuzzDecodeHookResponse(f *testing.F) {
 			c.applyRequest(&boundHook{name: "fuzz"}, ClientRequest{Method: "POST", Request: "/v1.41/containers/create"}, resp.ModifiedClientRequest)
 		}
 		if resp.ModifiedServerResponse != nil {
-			applyResponse(ServerResponse{Code: 200}, resp.ModifiedServerResponse)
+			c.applyResponse(&boundHook{name: "fuzz"}, ServerResponse{Code: 200}, resp.ModifiedServerResponse)
 		}
 	})
 }

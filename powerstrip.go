@@ -86,7 +86,7 @@ const (
 type Proxy struct {
 	upstream      *upstream
 	logger        *slog.Logger
-	inProcess     map[string]Hook
+	inProcess     map[string]inProcessHook
 	adapterClient *http.Client
 	bodyLimit     int64
 	responseLimit int64
@@ -108,7 +108,7 @@ type Option func(*settings) error
 type settings struct {
 	upstream      string
 	logger        *slog.Logger
-	hooks         map[string]Hook
+	hooks         map[string]inProcessHook
 	bodyLimit     int64
 	responseLimit int64
 	hookBudget    time.Duration
@@ -138,9 +138,17 @@ func WithUpstreamTLS(cfg *tls.Config) Option {
 
 // WithHook registers an in-process hook under name. Endpoints list the name
 // exactly as they list an adapter's, and it runs in the same chain with the
-// same semantics; it gets DefaultHookTimeout and fails closed. A name may
-// not be both an adapter in the Config and an in-process hook.
+// same semantics; it gets DefaultHookTimeout, fails closed and speaks
+// protocol v1. A name may not be both an adapter in the Config and an
+// in-process hook.
 func WithHook(name string, h Hook) Option {
+	return WithHookSettings(name, h, Adapter{})
+}
+
+// WithHookSettings is WithHook with an adapter's settings: Timeout,
+// FailurePolicy, Extensions and DryRun apply as for a remote adapter; URL
+// is not used.
+func WithHookSettings(name string, h Hook, a Adapter) Option {
 	return func(s *settings) error {
 		if name == "" || h == nil {
 			return fmt.Errorf("WithHook: a hook needs a name and a non-nil Hook")
@@ -148,9 +156,18 @@ func WithHook(name string, h Hook) Option {
 		if _, dup := s.hooks[name]; dup {
 			return fmt.Errorf("WithHook: hook %q registered twice", name)
 		}
-		s.hooks[name] = h
+		a.URL = "http://in-process/" // validated like the config's adapters
+		if err := validateAdapter(name, a); err != nil {
+			return fmt.Errorf("WithHook: %w", err)
+		}
+		s.hooks[name] = inProcessHook{h, a}
 		return nil
 	}
+}
+
+type inProcessHook struct {
+	hook     Hook
+	settings Adapter
 }
 
 // WithLogger sets the logger. The default discards everything. Calls are
@@ -212,7 +229,7 @@ func WithHookBudget(d time.Duration) Option {
 func New(cfg *Config, opts ...Option) (*Proxy, error) {
 	s := settings{
 		upstream:      DefaultUpstream,
-		hooks:         map[string]Hook{},
+		hooks:         map[string]inProcessHook{},
 		bodyLimit:     DefaultBodyLimit,
 		responseLimit: DefaultResponseBufferLimit,
 		hookBudget:    DefaultHookBudget,
@@ -273,23 +290,10 @@ func (p *Proxy) compile(cfg *Config) (*state, error) {
 		if _, dup := p.inProcess[name]; dup {
 			return nil, fmt.Errorf("config: %q is both an adapter and an in-process hook", name)
 		}
-		timeout := a.Timeout
-		if timeout == 0 {
-			timeout = DefaultHookTimeout
-		}
-		policy := a.FailurePolicy
-		if policy == "" {
-			policy = FailClosed
-		}
-		hooks[name] = &boundHook{
-			name:    name,
-			hook:    &HTTPAdapter{URL: a.URL, Client: p.adapterClient, MaxReplyBytes: p.bodyLimit + p.responseLimit},
-			timeout: timeout,
-			policy:  policy,
-		}
+		hooks[name] = bind(name, &HTTPAdapter{URL: a.URL, Client: p.adapterClient, MaxReplyBytes: p.bodyLimit + p.responseLimit}, a)
 	}
 	for name, h := range p.inProcess {
-		hooks[name] = &boundHook{name: name, hook: h, timeout: DefaultHookTimeout, policy: FailClosed}
+		hooks[name] = bind(name, h.hook, h.settings)
 	}
 	for _, e := range cfg.Endpoints {
 		for _, list := range [][]string{e.Pre, e.Post} {
@@ -312,6 +316,38 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// ConnContext is for http.Server.ConnContext: it notes the peer credentials
+// (uid, gid, pid) of clients on unix sockets, so that adapters with the
+// caller extension learn who is calling. TLS client certificates need
+// nothing: the server hands them to every request.
+//
+//	srv := &http.Server{Handler: proxy, ConnContext: powerstrip.ConnContext}
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	if uc, ok := c.(*net.UnixConn); ok {
+		if cred, err := peerCredentials(uc); err == nil {
+			return context.WithValue(ctx, peerKey{}, cred)
+		}
+	}
+	return ctx
+}
+
+type peerKey struct{}
+
+// callerOf is who makes r, as far as the listener can tell.
+func callerOf(r *http.Request) *Caller {
+	var c Caller
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		c.TLSSubject = r.TLS.PeerCertificates[0].Subject.String()
+	}
+	if cred, ok := r.Context().Value(peerKey{}).(*Caller); ok {
+		c.UID, c.GID, c.PID = cred.UID, cred.GID, cred.PID
+	}
+	if c == (Caller{}) {
+		return nil
+	}
+	return &c
+}
 
 // Endpoints describes the loaded config, one line per endpoint, for logs.
 func (p *Proxy) Endpoints() []string {
@@ -365,6 +401,18 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.serve()
 }
 
+// bind is a hook with its settings, defaults filled in.
+func bind(name string, h Hook, a Adapter) *boundHook {
+	b := &boundHook{name: name, hook: h, timeout: a.Timeout, policy: a.FailurePolicy, ext: a.Extensions, dryRun: a.DryRun}
+	if b.timeout == 0 {
+		b.timeout = DefaultHookTimeout
+	}
+	if b.policy == "" {
+		b.policy = FailClosed
+	}
+	return b
+}
+
 func (st *state) bind(names []string) []*boundHook {
 	if len(names) == 0 {
 		return nil
@@ -391,7 +439,8 @@ func (c *call) serve() {
 	p, r := c.proxy, c.r
 	ctx := r.Context()
 	body, length := io.Reader(r.Body), r.ContentLength
-	if len(c.pre)+len(c.post) > 0 {
+	hooked := len(c.pre)+len(c.post) > 0
+	if hooked {
 		held, ok, err := holdJSONBody(r, p.bodyLimit)
 		if err != nil {
 			c.fail(err)
@@ -402,11 +451,24 @@ func (c *call) serve() {
 			s := string(held)
 			c.req.Body = &s
 		}
+		c.req.Headers = make(http.Header, len(r.Header))
+		copyEndToEnd(c.req.Headers, r.Header)
+		c.chain.caller = callerOf(r)
 	}
-	req, err := c.chain.runPre(ctx, c.pre, c.req)
+	req, answer, err := c.chain.runPre(ctx, c.pre, c.req)
 	if err != nil {
 		c.fail(err)
 		return
+	}
+	if answer != nil {
+		// A pre-hook answered the call itself: Docker is not called, and
+		// the post-hooks see that answer as Docker's.
+		c.finish(req, *answer)
+		return
+	}
+	header := r.Header
+	if hooked {
+		header = req.Headers
 	}
 	if c.chain.bodyReplaceable {
 		text := BodyText(req.Body)
@@ -417,12 +479,13 @@ func (c *call) serve() {
 		c.fail(err)
 		return
 	}
-	out := p.upstream.outgoing(ctx, r, req.Method, path, rawQuery, body, length)
+	out := p.upstream.outgoing(ctx, r, header, req.Method, path, rawQuery, body, length)
 	if takesOver(req.Method, path, r.Header) {
 		if len(c.post) > 0 {
 			p.logger.Debug("post-hooks skipped: the call takes over the connection", "method", req.Method, "request", req.Request)
 		}
 		if err := p.upstream.hijack(c.w, out); err != nil {
+			c.dockerFailed(http.StatusBadGateway, err.Error())
 			c.fail(err)
 		}
 		return
@@ -436,14 +499,22 @@ func (c *call) serve() {
 	}
 	resp, err := p.upstream.transport.RoundTrip(out)
 	if err != nil {
-		c.fail(&daemonError{p.upstream.addr, err})
+		err = &daemonError{p.upstream.addr, err}
+		c.dockerFailed(http.StatusBadGateway, err.Error())
+		c.fail(err)
 		return
 	}
 	defer resp.Body.Close()
-	if len(c.post) == 0 || !carryable(resp) {
+	// Docker's error is read, when it is text, for post-hooks to see and
+	// for unwind calls to quote; anything else streams.
+	buffer := carryable(resp) && (len(c.post) > 0 || (resp.StatusCode >= 400 && c.chain.wantsUnwind()))
+	if !buffer {
 		if len(c.post) > 0 {
 			p.logger.Debug("post-hooks skipped: the response is not text", "method", req.Method,
 				"request", req.Request, "content-type", resp.Header.Get("Content-Type"))
+		}
+		if resp.StatusCode >= 400 {
+			c.dockerFailed(resp.StatusCode, http.StatusText(resp.StatusCode))
 		}
 		if err := p.upstream.streamResponse(c.w, resp); err != nil {
 			p.logger.Debug("response cut short", "method", req.Method, "request", req.Request, "error", err)
@@ -460,17 +531,34 @@ func (c *call) serve() {
 		c.fail(&daemonError{p.upstream.addr, err})
 		return
 	}
-	sr := ServerResponse{ContentType: resp.Header.Get("Content-Type"), Code: resp.StatusCode}
+	sr := ServerResponse{ContentType: resp.Header.Get("Content-Type"), Code: resp.StatusCode, Headers: make(http.Header, len(resp.Header))}
+	copyEndToEnd(sr.Headers, resp.Header)
 	if len(data) > 0 {
 		s := string(data)
 		sr.Body = &s
 	}
-	sr, err = c.chain.runPost(ctx, c.post, req, sr)
+	if resp.StatusCode >= 400 {
+		c.dockerFailed(resp.StatusCode, rejectionMessage(&Rejection{Body: data}))
+	}
+	c.finish(req, sr)
+}
+
+// finish runs the post-hooks on an answer and writes what they leave.
+func (c *call) finish(req ClientRequest, sr ServerResponse) {
+	sr, err := c.chain.runPost(c.r.Context(), c.post, req, sr)
 	if err != nil {
 		c.fail(err)
 		return
 	}
-	writeBuffered(c.w, resp.Header, sr)
+	writeBuffered(c.w, sr)
+}
+
+// dockerFailed tells the pre-hooks that asked for it (unwind) that Docker
+// failed the call they let through.
+func (c *call) dockerFailed(code int, message string) {
+	if c.chain.wantsUnwind() {
+		c.chain.unwind(c.r.Context(), UnwindReason{Stage: "docker", Code: code, Message: message})
+	}
 }
 
 // holdJSONBody reads the request body when hooks may see it: a JSON body,

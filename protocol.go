@@ -17,10 +17,18 @@ import (
 // for it work unchanged.
 const ProtocolVersion = 1
 
-// The two values of HookRequest.Type.
+// ProtocolVersionExtended is what an adapter that enabled an extension (see
+// Extensions) receives in PowerstripProtocolVersion: v1 plus the fields
+// marked v2 below. An adapter with no extension gets exactly v1.
+const ProtocolVersionExtended = 2
+
+// The values of HookRequest.Type.
 const (
 	PreHook  = "pre-hook"
 	PostHook = "post-hook"
+	// UnwindHook (v2, unwind extension) tells an adapter whose pre-hook
+	// ran that the call failed after it; see HookRequest.Unwind.
+	UnwindHook = "unwind"
 )
 
 // HookRequest is what a hook receives: the JSON body POSTed to a remote
@@ -36,6 +44,35 @@ type HookRequest struct {
 	// ServerResponse is Docker's answer as the previous post-hook left it.
 	// Post-hooks only; nil (and absent on the wire) for pre-hooks.
 	ServerResponse *ServerResponse `json:",omitempty"`
+	// Caller (v2, caller extension) is who is calling, when known.
+	Caller *Caller `json:",omitempty"`
+	// Unwind (v2, unwind extension) says what failed, in an unwind call.
+	Unwind *UnwindReason `json:",omitempty"`
+}
+
+// Caller is who made the call, as far as the listener can tell.
+type Caller struct {
+	// TLSSubject is the client certificate's subject, on a TLS listener
+	// that received one: "CN=alice,O=ops".
+	TLSSubject string `json:",omitempty"`
+	// UID, GID and PID are the peer's credentials on a unix socket
+	// (SO_PEERCRED), when the server was set up with ConnContext.
+	UID *uint32 `json:",omitempty"`
+	GID *uint32 `json:",omitempty"`
+	PID *int32  `json:",omitempty"`
+}
+
+// UnwindReason describes the failure an unwind call reports.
+type UnwindReason struct {
+	// Stage is "pre-hook" when a later pre-hook rejected or failed, or
+	// "docker" when Docker failed (unreachable, or an error status).
+	Stage string
+	// Hook is the adapter that rejected or failed, for Stage "pre-hook".
+	Hook string `json:",omitempty"`
+	// Code is the status the client gets.
+	Code int
+	// Message is the error's message, as far as it is known.
+	Message string
 }
 
 // HookResponse is what a hook answers. A remote adapter sends it as its JSON
@@ -48,6 +85,9 @@ type HookResponse struct {
 	// ModifiedClientRequest is a pre-hook's answer. Nil means unchanged.
 	ModifiedClientRequest *ClientRequest `json:",omitempty"`
 	// ModifiedServerResponse is a post-hook's answer. Nil means unchanged.
+	// From a pre-hook with the short-circuit extension (v2), it is the
+	// answer the client gets instead of calling Docker: a status from 200
+	// to 399, then the post-hooks run on it.
 	ModifiedServerResponse *ServerResponse `json:",omitempty"`
 }
 
@@ -63,6 +103,12 @@ type ClientRequest struct {
 	// when there is no body or the body is not JSON, such as a build
 	// context: those stream to Docker untouched and are never shown to hooks.
 	Body *string
+	// Headers (v2, headers extension) are the request's headers, without
+	// the hop-by-hop ones, and without Authorization and X-Registry-Auth
+	// unless the credentials extension is on. In a ModifiedClientRequest,
+	// non-nil Headers are the headers wanted: those sent but left out are
+	// removed, the others set. Host and hop-by-hop headers cannot change.
+	Headers http.Header `json:",omitempty"`
 }
 
 // ServerResponse is Docker's answer as the protocol carries it.
@@ -73,6 +119,9 @@ type ServerResponse struct {
 	Body *string
 	// Code is the HTTP status code.
 	Code int
+	// Headers (v2, headers extension) are the response's headers, as for
+	// ClientRequest.Headers.
+	Headers http.Header `json:",omitempty"`
 }
 
 // DecodeBody unmarshals the JSON body into v. A nil Body is an error, so a

@@ -244,20 +244,21 @@ func isRawStream(contentType string) bool {
 }
 
 // outgoing builds the request Docker receives.
-func (up *upstream) outgoing(ctx context.Context, in *http.Request, method, path, rawQuery string, body io.Reader, length int64) *http.Request {
+// header is the client's headers, or what the hooks made of them.
+func (up *upstream) outgoing(ctx context.Context, in *http.Request, header http.Header, method, path, rawQuery string, body io.Reader, length int64) *http.Request {
 	out := (&http.Request{
 		Method:     method,
 		URL:        &url.URL{Scheme: "http", Host: up.host, Path: path, RawQuery: rawQuery},
 		Proto:      "HTTP/1.1",
 		ProtoMajor: 1,
 		ProtoMinor: 1,
-		Header:     make(http.Header, len(in.Header)),
+		Header:     make(http.Header, len(header)),
 		Host:       in.Host,
 	}).WithContext(ctx)
 	if out.Host == "" {
 		out.Host = up.host
 	}
-	copyEndToEnd(out.Header, in.Header)
+	copyEndToEnd(out.Header, header)
 	if wantsUpgrade(in.Header) {
 		out.Header.Set("Connection", "Upgrade")
 		out.Header.Set("Upgrade", in.Header.Get("Upgrade"))
@@ -400,11 +401,11 @@ func readLimited(r io.Reader, limit int64) ([]byte, error) {
 	return data, nil
 }
 
-// writeBuffered writes a response the post-hooks produced, with Docker's
-// other headers and a Content-Length for the new body.
-func writeBuffered(w http.ResponseWriter, dockerHeader http.Header, sr ServerResponse) {
+// writeBuffered writes a response the post-hooks produced, with its headers
+// (Docker's, unless a hook changed them) and a Content-Length for the body.
+func writeBuffered(w http.ResponseWriter, sr ServerResponse) {
 	h := w.Header()
-	copyEndToEnd(h, dockerHeader)
+	copyEndToEnd(h, sr.Headers)
 	h.Del("Content-Length")
 	h.Del("Content-Type")
 	if sr.ContentType != "" {
@@ -488,6 +489,18 @@ func (up *upstream) hijack(w http.ResponseWriter, out *http.Request) error {
 	}
 	// The server's deadlines were for the HTTP exchange; the stream has none.
 	client.SetDeadline(time.Time{}) //nolint:errcheck // best effort on a live connection
+	up.mu.Lock()
+	up.takenOver[client] = conn
+	up.mu.Unlock()
+	defer func() {
+		up.mu.Lock()
+		delete(up.takenOver, client)
+		up.mu.Unlock()
+		select {
+		case up.ended <- struct{}{}:
+		default:
+		}
+	}()
 	var head bytes.Buffer
 	fmt.Fprintf(&head, "HTTP/%d.%d %s\r\n", resp.ProtoMajor, resp.ProtoMinor, resp.Status)
 	resp.Header.Write(&head) //nolint:errcheck // a bytes.Buffer does not fail
@@ -500,17 +513,7 @@ func (up *upstream) hijack(w http.ResponseWriter, out *http.Request) error {
 		conn.Close()
 		return nil // the client is gone; so is the stream
 	}
-	up.mu.Lock()
-	up.takenOver[client] = conn
-	up.mu.Unlock()
 	relay(client, clientBuf.Reader, conn, upBuf)
-	up.mu.Lock()
-	delete(up.takenOver, client)
-	up.mu.Unlock()
-	select {
-	case up.ended <- struct{}{}:
-	default:
-	}
 	return nil
 }
 

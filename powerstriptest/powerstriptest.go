@@ -31,6 +31,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -46,6 +47,14 @@ type Setup struct {
 	Config string
 	// Hooks are in-process hooks by name (powerstrip.WithHook).
 	Hooks map[string]powerstrip.Hook
+	// HookSettings give in-process hooks an adapter's settings:
+	// extensions, dry run, timeout (powerstrip.WithHookSettings). Remote
+	// adapters take theirs from Config.
+	HookSettings map[string]powerstrip.Adapter
+	// Unix serves the proxy on a unix socket with powerstrip.ConnContext,
+	// so hooks with the caller extension see the test's uid, gid and pid.
+	// Host is then unix://path.
+	Unix bool
 	// Daemon is a real daemon's address (unix:///path or tcp://host:port).
 	// Empty starts a FakeDaemon.
 	Daemon string
@@ -67,8 +76,10 @@ type Harness struct {
 	// Proxy is the proxy under test.
 	Proxy *powerstrip.Proxy
 
-	t   testing.TB
-	srv *httptest.Server
+	t      testing.TB
+	srv    *httptest.Server
+	sock   string // the unix socket, with Setup.Unix
+	client *http.Client
 }
 
 // Start runs a proxy for s and stops it when the test ends. A bad Config or
@@ -87,16 +98,46 @@ func Start(t testing.TB, s Setup) *Harness {
 	}
 	opts := []powerstrip.Option{powerstrip.WithUpstream(upstream)}
 	for name, hook := range s.Hooks {
-		opts = append(opts, powerstrip.WithHook(name, hook))
+		opts = append(opts, powerstrip.WithHookSettings(name, hook, s.HookSettings[name]))
 	}
 	if h.Proxy, err = powerstrip.New(cfg, append(opts, s.Options...)...); err != nil {
 		t.Fatalf("powerstriptest: %v", err)
 	}
-	h.srv = httptest.NewServer(h.Proxy)
+	h.srv = httptest.NewUnstartedServer(h.Proxy)
+	h.srv.Config.ConnContext = powerstrip.ConnContext
+	if s.Unix {
+		dir, err := os.MkdirTemp("", "powerstriptest") // short: unix socket paths are limited to 108 bytes
+		if err != nil {
+			t.Fatalf("powerstriptest: %v", err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		l, err := net.Listen("unix", filepath.Join(dir, "proxy.sock"))
+		if err != nil {
+			t.Fatalf("powerstriptest: %v", err)
+		}
+		h.srv.Listener.Close()
+		h.srv.Listener = l
+		h.sock = l.Addr().String()
+	}
+	h.srv.Start()
 	t.Cleanup(h.srv.Close)
-	h.URL = h.srv.URL
+	h.URL = "http://" + h.srv.Listener.Addr().String()
 	h.Host = "tcp://" + h.srv.Listener.Addr().String()
+	h.client = h.srv.Client()
+	if h.sock != "" {
+		h.URL, h.Host = "http://docker", "unix://"+h.sock
+		h.client = &http.Client{Transport: &http.Transport{DialContext: h.dial}}
+	}
 	return h
+}
+
+// dial reaches the proxy, on TCP or on its unix socket.
+func (h *Harness) dial(ctx context.Context, _, _ string) (net.Conn, error) {
+	var d net.Dialer
+	if h.sock != "" {
+		return d.DialContext(ctx, "unix", h.sock)
+	}
+	return d.DialContext(ctx, "tcp", strings.TrimPrefix(h.URL, "http://"))
 }
 
 // Result is what became of one call.
@@ -144,7 +185,7 @@ func (h *Harness) Call(req *http.Request) *Result {
 	before := h.received()
 	ctx, cancel := context.WithTimeout(req.Context(), time.Minute)
 	defer cancel()
-	resp, err := h.srv.Client().Do(req.WithContext(ctx))
+	resp, err := h.client.Do(req.WithContext(ctx))
 	if err != nil {
 		h.t.Fatalf("powerstriptest: %s %s: %v", req.Method, req.URL.Path, err)
 	}
@@ -160,7 +201,7 @@ func (h *Harness) Call(req *http.Request) *Result {
 // the raw stream back in Result.Conn.
 func (h *Harness) takeOver(req *http.Request) *Result {
 	before := h.received()
-	conn, err := net.Dial("tcp", strings.TrimPrefix(h.URL, "http://"))
+	conn, err := h.dial(context.Background(), "", "")
 	if err != nil {
 		h.t.Fatalf("powerstriptest: %v", err)
 	}

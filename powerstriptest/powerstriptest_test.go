@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/powerstrip-go/powerstrip"
@@ -107,5 +110,46 @@ func TestHarnessRejection(t *testing.T) {
 	got := h.Call(powerstriptest.CreateRequest())
 	if got.Status != 403 || got.DockerGot != nil || len(h.Daemon.Calls()) != 0 {
 		t.Errorf("status %d, Docker got %+v", got.Status, got.DockerGot)
+	}
+}
+
+// The kit drives the extensions: settings for in-process hooks, and a unix
+// socket so the caller extension sees who calls.
+func TestHarnessExtensions(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	hook := powerstrip.HookFunc(func(_ context.Context, req *powerstrip.HookRequest) (*powerstrip.HookResponse, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		line := req.Type
+		if req.Caller != nil && req.Caller.UID != nil {
+			line += fmt.Sprintf(" uid=%d", *req.Caller.UID)
+		}
+		if req.Unwind != nil {
+			line += " " + req.Unwind.Message
+		}
+		got = append(got, line)
+		return nil, nil
+	})
+	h := powerstriptest.Start(t, powerstriptest.Setup{
+		Config:       "version: 1\nendpoints:\n  \"POST /*/containers/*/start\":\n    pre: [volume]\nadapters: {}\n",
+		Hooks:        map[string]powerstrip.Hook{"volume": hook},
+		HookSettings: map[string]powerstrip.Adapter{"volume": {Extensions: powerstrip.Extensions{Unwind: true, Caller: true}}},
+		Unix:         true,
+		Answer: func(*http.Request, []byte) powerstriptest.Answer {
+			return powerstriptest.Answer{Status: 404, ContentType: "application/json", Body: `{"message":"No such container: web"}`}
+		},
+	})
+	if !strings.HasPrefix(h.Host, "unix://") {
+		t.Errorf("Host %s", h.Host)
+	}
+	if res := h.Call(powerstriptest.StartRequest("web")); res.Status != 404 {
+		t.Errorf("status %d", res.Status)
+	}
+	uid := fmt.Sprintf("uid=%d", os.Getuid())
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(got, "|") != "pre-hook "+uid+"|unwind "+uid+" No such container: web" {
+		t.Errorf("the hook saw %q", got)
 	}
 }

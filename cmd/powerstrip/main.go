@@ -243,6 +243,7 @@ func serve(o *options, proxy *powerstrip.Proxy, logger *slog.Logger) error {
 		Handler:           proxy,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		ConnContext:       powerstrip.ConnContext, // unix peers' uid, gid, pid for the caller extension
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	for _, e := range proxy.Endpoints() {
