@@ -154,9 +154,10 @@ func (c *chain) applyHeaders(h *boundHook, cur, want http.Header) http.Header {
 // back.
 type chain struct {
 	logger *slog.Logger
-	// sameScope reports whether a call rewritten to method and path still
-	// matches exactly the endpoints the original matched.
-	sameScope func(method, path string) bool
+	// scope, method and path are the config's matcher and the call as
+	// matched: a rewrite must keep matching the same endpoints.
+	scope        *matcher
+	method, path string
 	// bodyReplaceable is false when the request body streams to Docker
 	// unseen (not JSON), so a hook's Body cannot take its place.
 	bodyReplaceable bool
@@ -302,6 +303,15 @@ func (c *chain) dryRunPost(h *boundHook, resp ServerResponse, out *HookResponse,
 			}
 		}
 	}
+}
+
+// sameScope reports whether a call rewritten to method and path still
+// matches exactly the endpoints the original matched.
+func (c *chain) sameScope(method, path string) bool {
+	if c.scope == nil {
+		return false
+	}
+	return slices.Equal(c.scope.endpointSet(c.method, c.path), c.scope.endpointSet(method, path))
 }
 
 // unwindFor describes a pre-hook's failure for the unwind calls.

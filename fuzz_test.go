@@ -96,7 +96,7 @@ func FuzzDecodeHookResponse(f *testing.F) {
 			return
 		}
 		// Whatever decodes can be applied without panicking.
-		c := &chain{logger: discardLogger(), sameScope: func(string, string) bool { return false }, bodyReplaceable: true}
+		c := &chain{logger: discardLogger(), bodyReplaceable: true}
 		if resp.ModifiedClientRequest != nil {
 			c.applyRequest(&boundHook{name: "fuzz"}, ClientRequest{Method: "POST", Request: "/v1.41/containers/create"}, resp.ModifiedClientRequest)
 		}

@@ -61,7 +61,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -386,17 +385,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	preNames, postNames := st.matcher.hookNames(method, path)
 	c := &call{
-		proxy: p, w: w, r: r, start: time.Now(),
-		req:  ClientRequest{Method: method, Request: joinRequest(path, r.URL.RawQuery)},
+		proxy: p, w: w, r: r, start: time.Now(), path: path,
+		req:  ClientRequest{Method: method},
 		pre:  st.bind(preNames),
 		post: st.bind(postNames),
 	}
-	c.chain = chain{
-		logger: p.logger,
-		budget: p.hookBudget,
-		sameScope: func(m, newPath string) bool {
-			return slices.Equal(st.matcher.endpointSet(method, path), st.matcher.endpointSet(m, newPath))
-		},
+	if len(c.pre)+len(c.post) > 0 {
+		// Only hooks need the protocol's spelling of the call.
+		c.req.Request = joinRequest(path, r.URL.RawQuery)
+		c.chain = chain{logger: p.logger, budget: p.hookBudget, scope: st.matcher, method: method, path: path}
 	}
 	c.serve()
 }
@@ -431,6 +428,7 @@ type call struct {
 	r         *http.Request
 	start     time.Time
 	req       ClientRequest
+	path      string // canonical
 	pre, post []*boundHook
 	chain     chain
 }
@@ -455,29 +453,31 @@ func (c *call) serve() {
 		copyEndToEnd(c.req.Headers, r.Header)
 		c.chain.caller = callerOf(r)
 	}
-	req, answer, err := c.chain.runPre(ctx, c.pre, c.req)
-	if err != nil {
-		c.fail(err)
-		return
-	}
-	if answer != nil {
-		// A pre-hook answered the call itself: Docker is not called, and
-		// the post-hooks see that answer as Docker's.
-		c.finish(req, *answer)
-		return
-	}
-	header := r.Header
+	req, header, path, rawQuery := c.req, r.Header, c.path, r.URL.RawQuery
 	if hooked {
+		var answer *ServerResponse
+		var err error
+		if req, answer, err = c.chain.runPre(ctx, c.pre, c.req); err != nil {
+			c.fail(err)
+			return
+		}
+		if answer != nil {
+			// A pre-hook answered the call itself: Docker is not called,
+			// and the post-hooks see that answer as Docker's.
+			c.finish(req, *answer)
+			return
+		}
 		header = req.Headers
-	}
-	if c.chain.bodyReplaceable {
-		text := BodyText(req.Body)
-		body, length = strings.NewReader(text), int64(len(text))
-	}
-	path, rawQuery, err := splitRequest(req.Request)
-	if err != nil { // the chain only applies Requests that split
-		c.fail(err)
-		return
+		if c.chain.bodyReplaceable {
+			text := BodyText(req.Body)
+			body, length = strings.NewReader(text), int64(len(text))
+		}
+		if path, rawQuery, err = splitRequest(req.Request); err != nil { // the chain only applies Requests that split
+			c.fail(err)
+			return
+		}
+	} else {
+		req.Request = r.URL.RequestURI() // for the log only
 	}
 	out := p.upstream.outgoing(ctx, r, header, req.Method, path, rawQuery, body, length)
 	if takesOver(req.Method, path, r.Header) {
@@ -590,8 +590,12 @@ func (e *bodyTooLargeError) Error() string {
 // anything else as Docker's error shape with a status that fits.
 func (c *call) fail(err error) {
 	ctx := c.r.Context()
+	request := c.req.Request
+	if request == "" { // not hooked: only the log needs it
+		request = c.r.URL.RequestURI()
+	}
 	if ctx.Err() != nil {
-		c.proxy.logger.Debug("client went away", "method", c.req.Method, "request", c.req.Request, "error", err)
+		c.proxy.logger.Debug("client went away", "method", c.req.Method, "request", request, "error", err)
 		return
 	}
 	var rej *Rejection
@@ -607,7 +611,7 @@ func (c *call) fail(err error) {
 	case errors.Is(err, context.DeadlineExceeded):
 		code = http.StatusGatewayTimeout
 	}
-	c.proxy.logger.Error("call failed", "method", c.req.Method, "request", c.req.Request,
+	c.proxy.logger.Error("call failed", "method", c.req.Method, "request", request,
 		"status", code, "duration", time.Since(c.start), "error", err)
 	writeError(c.w, code, err.Error())
 }
