@@ -366,8 +366,10 @@ func newAdapterClient() *http.Client {
 		Transport: &http.Transport{
 			Proxy:               nil, // adapters are local services; HTTP_PROXY must not reroute them
 			DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConns:        64,
-			MaxIdleConnsPerHost: 16,
+			// As many idle connections per adapter as calls may be in
+			// flight at once: fewer, and a busy proxy dials per hook call.
+			MaxIdleConns:        512,
+			MaxIdleConnsPerHost: 256,
 			IdleConnTimeout:     90 * time.Second,
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Pass-through benchmark, side by side in one run: requests/s and latency
+# with wrk -t1 -c32 (Debian's wrk), against
+#   - a static nginx upstream: alone, through HAProxy 2.6, through
+#     httputil.ReverseProxy, through Powerstrip with no hook, with one
+#     in-process hook, and with one remote adapter;
+#   - the real daemon's socket (GET /_ping) through HAProxy,
+#     httputil.ReverseProxy and Powerstrip (wrk speaks TCP only, so the
+#     daemon cannot be measured alone).
+# Installs wrk, haproxy and nginx-light from Debian when missing; starts a
+# throwaway daemon as scripts/test.sh does. Loopback only; each wrk run is
+# bounded by -d. Usage: scripts/bench-http.sh [seconds per run, default 5]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-5}
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+command -v haproxy >/dev/null || missing+=(haproxy)
+command -v nginx >/dev/null || missing+=(nginx-light)
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+source scripts/daemon.sh
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  stop_daemon
+  rm -rf "$work"
+}
+trap cleanup EXIT
+start_daemon
+sock=${POWERSTRIP_TEST_DOCKER#unix://}
+
+go build -o "$work/powerstrip" ./cmd/powerstrip
+go build -o "$work/httpbench" ./scripts/httpbench
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "nothing on port $1" >&2; return 1; }
+
+nginx_port=$(port)
+cat >"$work/nginx.conf" <<NGINX
+worker_processes 1;
+daemon off;
+pid $work/nginx.pid;
+error_log $work/nginx.err;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location / { default_type application/json; return 200 '{"Id":"4f1c","Warnings":[]}'; }
+  }
+}
+NGINX
+nginx -c "$work/nginx.conf" & pids+=($!)
+wait_port "$nginx_port"
+
+ha_port=$(port); ha_sock_port=$(port)
+cat >"$work/haproxy.cfg" <<HA
+global
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend nginx
+  bind 127.0.0.1:$ha_port
+  default_backend nginx
+backend nginx
+  server n 127.0.0.1:$nginx_port
+frontend daemon
+  bind 127.0.0.1:$ha_sock_port
+  default_backend daemon
+backend daemon
+  server d $sock
+HA
+haproxy -f "$work/haproxy.cfg" & pids+=($!)
+
+rp_port=$(port); rp_sock_port=$(port); ip_port=$(port); adapter_port=$(port); ps_port=$(port); hooked_port=$(port); ps_sock_port=$(port)
+"$work/httpbench" -mode reverseproxy -listen "127.0.0.1:$rp_port" -upstream "tcp://127.0.0.1:$nginx_port" & pids+=($!)
+"$work/httpbench" -mode reverseproxy -listen "127.0.0.1:$rp_sock_port" -upstream "unix://$sock" & pids+=($!)
+"$work/httpbench" -mode inprocess -listen "127.0.0.1:$ip_port" -upstream "tcp://127.0.0.1:$nginx_port" & pids+=($!)
+"$work/httpbench" -mode adapter -listen "127.0.0.1:$adapter_port" & pids+=($!)
+printf 'version: 1\nendpoints: {}\nadapters: {}\n' >"$work/none.yml"
+printf 'version: 1\nendpoints:\n  "* /**":\n    pre: [noop]\nadapters:\n  noop: http://127.0.0.1:%s/\n' "$adapter_port" >"$work/remote.yml"
+"$work/powerstrip" -config "$work/none.yml" -listen "tcp://127.0.0.1:$ps_port" -docker "tcp://127.0.0.1:$nginx_port" 2>/dev/null & pids+=($!)
+"$work/powerstrip" -config "$work/remote.yml" -listen "tcp://127.0.0.1:$hooked_port" -docker "tcp://127.0.0.1:$nginx_port" 2>/dev/null & pids+=($!)
+"$work/powerstrip" -config "$work/none.yml" -listen "tcp://127.0.0.1:$ps_sock_port" -docker "unix://$sock" 2>/dev/null & pids+=($!)
+for p in $ha_port $ha_sock_port $rp_port $rp_sock_port $ip_port $adapter_port $ps_port $hooked_port $ps_sock_port; do wait_port "$p"; done
+
+# run NAME URL: one wrk run; prints "NAME|req/s|p50|p99".
+run() {
+  local out
+  out=$(wrk -t1 -c32 -d"${secs}s" --latency "$2" 2>&1)
+  if ! grep -q 'Requests/sec' <<<"$out"; then echo "$out" >&2; return 1; fi
+  if grep -q 'Non-2xx' <<<"$out"; then echo "$1: errors: $(grep Non-2xx <<<"$out")" >&2; fi
+  printf '%s|%s|%s|%s\n' "$1" "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" \
+    "$(awk '$1=="50%" {print $2}' <<<"$out")" "$(awk '$1=="99%" {print $2}' <<<"$out")"
+}
+results=$(
+  run "nginx alone" "http://127.0.0.1:$nginx_port/v1.41/containers/create"
+  run "HAProxy 2.6" "http://127.0.0.1:$ha_port/v1.41/containers/create"
+  run "httputil.ReverseProxy" "http://127.0.0.1:$rp_port/v1.41/containers/create"
+  run "Powerstrip, no hook" "http://127.0.0.1:$ps_port/v1.41/containers/create"
+  run "Powerstrip, in-process hook" "http://127.0.0.1:$ip_port/v1.41/containers/create"
+  run "Powerstrip, remote hook" "http://127.0.0.1:$hooked_port/v1.41/containers/create"
+  run "daemon /_ping via HAProxy" "http://127.0.0.1:$ha_sock_port/_ping"
+  run "daemon /_ping via ReverseProxy" "http://127.0.0.1:$rp_sock_port/_ping"
+  run "daemon /_ping via Powerstrip" "http://127.0.0.1:$ps_sock_port/_ping"
+)
+echo "machine: $(nproc) cores, $(uname -m), $(go version | cut -d' ' -f3), wrk -t1 -c32 -d${secs}s"
+echo
+awk -F'|' '
+  { name[NR]=$1; rps[NR]=$2; p50[NR]=$3; p99[NR]=$4; by[$1]=$2 }
+  END {
+    print "| path | req/s | p50 | p99 | vs HAProxy | vs ReverseProxy |"
+    print "|---|---|---|---|---|---|"
+    for (i=1; i<=NR; i++) {
+      ha = (name[i] ~ /daemon/) ? by["daemon /_ping via HAProxy"] : by["HAProxy 2.6"]
+      rp = (name[i] ~ /daemon/) ? by["daemon /_ping via ReverseProxy"] : by["httputil.ReverseProxy"]
+      printf "| %s | %.0f | %s | %s | %.2f× | %.2f× |\n", name[i], rps[i], p50[i], p99[i], rps[i]/ha, rps[i]/rp
+    }
+  }' <<<"$results"
