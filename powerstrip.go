@@ -364,8 +364,8 @@ func (p *Proxy) Endpoints() []string {
 func newAdapterClient() *http.Client {
 	return &http.Client{
 		Transport: &http.Transport{
-			Proxy:               nil, // adapters are local services; HTTP_PROXY must not reroute them
-			DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			Proxy:       nil, // adapters are local services; HTTP_PROXY must not reroute them
+			DialContext: (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 			// As many idle connections per adapter as calls may be in
 			// flight at once: fewer, and a busy proxy dials per hook call.
 			MaxIdleConns:        512,
