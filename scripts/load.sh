@@ -5,6 +5,9 @@
 # Extra arguments go to the driver (-callers, -calls, -streams).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Each stream holds a client and a daemon connection in the proxy; the hard
+# limit may keep this lower (20,000 on the development machines).
+ulimit -n 65536 2>/dev/null || true
 source scripts/daemon.sh
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"; stop_daemon' EXIT

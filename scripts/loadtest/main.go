@@ -180,9 +180,14 @@ adapters:
 	since := time.Now().Unix() - 1
 	var open, streamErrs, saw atomic.Int64
 	ready := make(chan struct{}, streams)
+	// Streams open at most 256 at a time: a burst of thousands of connects
+	// overflows the socket's listen backlog (EAGAIN), which measures the
+	// kernel's queue, not the proxy.
+	opening := make(chan struct{}, 256)
 	var swg sync.WaitGroup
 	for i := 0; i < streams; i++ {
 		swg.Add(1)
+		opening <- struct{}{}
 		go func() {
 			defer swg.Done()
 			// since: the daemon flushes the headers before it subscribes, so
@@ -190,8 +195,15 @@ adapters:
 			// past it is replayed instead.
 			req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("http://docker/v1.41/events?since=%d&filters=%s", since, url.QueryEscape(string(filters))), nil)
 			resp, err := streamClient.Do(req)
+			<-opening
 			if err != nil || resp.StatusCode != 200 {
-				streamErrs.Add(1)
+				if streamErrs.Add(1) <= 3 { // the first few say why
+					if err == nil {
+						body, _ := io.ReadAll(resp.Body)
+						err = fmt.Errorf("status %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
+					}
+					log.Printf("event stream: %v", err)
+				}
 				ready <- struct{}{}
 				return
 			}
