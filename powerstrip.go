@@ -499,7 +499,7 @@ func (c *call) serve() {
 		// Only HTTP/2 refuses, and it is full-duplex already.
 		http.NewResponseController(c.w).EnableFullDuplex() //nolint:errcheck
 	}
-	resp, err := p.upstream.transport.RoundTrip(out)
+	resp, err := p.upstream.roundTrip(out)
 	if err != nil {
 		err = &daemonError{p.upstream.addr, err}
 		c.dockerFailed(http.StatusBadGateway, err.Error())

@@ -12,33 +12,41 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"net/textproto"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 )
 
-// upstream is the Docker daemon: where to dial, and a pooled HTTP/1.1
-// transport for ordinary calls. Calls that take over the connection
-// (attach, exec) dial their own connection, since they outlive the HTTP
-// exchange and need half-close, which http.Transport does not expose.
+// upstream is the Docker daemon: where to dial, and a pool of HTTP/1.1
+// connections for ordinary calls (roundTrip). Calls that take over the
+// connection (attach, exec) dial their own, since they outlive the HTTP
+// exchange and need half-close.
 type upstream struct {
-	addr      string // as the user wrote it, for messages
-	network   string // "unix" or "tcp"
-	address   string // socket path or host:port
-	host      string // URL host of requests sent to it
-	dialer    net.Dialer
-	tls       *tls.Config // nil for plain connections
-	transport *http.Transport
-	buffers   sync.Pool // *[]byte of largeCopyBuffer bytes, lent by copyStream
+	addr    string // as the user wrote it, for messages
+	network string // "unix" or "tcp"
+	address string // socket path or host:port
+	host    string // URL host of requests sent to it
+	dialer  net.Dialer
+	tls     *tls.Config // nil for plain connections
+	buffers sync.Pool   // *[]byte of largeCopyBuffer bytes, lent by copyStream
 
+	// mu guards idle and takenOver.
+	mu sync.Mutex
+	// idle are open connections to the daemon between exchanges; active
+	// counts those in an exchange.
+	idle   []*daemonConn
+	active atomic.Int64
 	// takenOver are the client and daemon connections of calls relayed
 	// both ways, which http.Server.Shutdown no longer sees; see
 	// Proxy.Shutdown. ended receives a token whenever one ends.
-	mu        sync.Mutex
 	takenOver map[net.Conn]net.Conn
 	ended     chan struct{}
 }
@@ -91,21 +99,10 @@ func newUpstream(addr string, tlsConfig *tls.Config) (*upstream, error) {
 			up.tls.ServerName = u.Hostname()
 		}
 	}
-	up.transport = &http.Transport{
-		Proxy:       nil, // the daemon is reached directly, whatever HTTP_PROXY says
-		DialContext: up.dial,
-		// Compression would change the bytes the client gets; Docker does not
-		// compress, and the client's own Accept-Encoding passes through.
-		DisableCompression:  true,
-		MaxIdleConns:        128,
-		MaxIdleConnsPerHost: 128,
-		IdleConnTimeout:     90 * time.Second,
-	}
 	return up, nil
 }
 
-// dial connects to the daemon, over TLS if it is configured. (The
-// transport sees plain HTTP on the connection, so it never tries HTTP/2.)
+// dial connects to the daemon, over TLS if it is configured.
 func (up *upstream) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 	if up.tls != nil {
 		d := tls.Dialer{NetDialer: &up.dialer, Config: up.tls}
@@ -268,7 +265,7 @@ func (up *upstream) outgoing(ctx context.Context, in *http.Request, header http.
 		out.Header.Set("User-Agent", "")
 	}
 	if length != 0 && body != nil {
-		out.Body = bulkBody{io.NopCloser(body), up}
+		out.Body = io.NopCloser(body)
 		out.ContentLength = length
 	}
 	return out
@@ -357,17 +354,6 @@ func (up *upstream) copyStream(dst io.Writer, src io.Reader, flush func() error,
 			return total, rerr
 		}
 	}
-}
-
-// bulkBody is a request body that the transport copies with copyStream:
-// net/http would otherwise copy it 32 KiB at a time.
-type bulkBody struct {
-	io.ReadCloser
-	up *upstream
-}
-
-func (b bulkBody) WriteTo(w io.Writer) (int64, error) {
-	return b.up.copyStream(w, b.ReadCloser, nil, true)
 }
 
 // carryable reports whether a response can be handed to post-hooks: the
@@ -563,4 +549,263 @@ func relay(client net.Conn, clientBuf *bufio.Reader, up net.Conn, upBuf *bufio.R
 	client.Close()
 	up.Close()
 	<-upDone
+}
+
+// daemonConn is a connection to the daemon for one exchange at a time,
+// kept between exchanges in the upstream's pool.
+type daemonConn struct {
+	net.Conn
+	br *bufio.Reader
+	bw *bufio.Writer
+}
+
+// maxIdleConns bounds the pool; more idle connections are closed.
+const maxIdleConns = 128
+
+// getConn takes an idle connection that is still open, or dials one.
+func (up *upstream) getConn(ctx context.Context) (dc *daemonConn, reused bool, err error) {
+	for {
+		up.mu.Lock()
+		n := len(up.idle)
+		if n > 0 {
+			dc = up.idle[n-1]
+			up.idle = up.idle[:n-1]
+		}
+		up.mu.Unlock()
+		if dc == nil {
+			break
+		}
+		if stillOpen(dc) {
+			up.active.Add(1)
+			return dc, true, nil
+		}
+		dc.Close()
+		dc = nil
+	}
+	c, err := up.dial(ctx, "", "")
+	if err != nil {
+		return nil, false, err
+	}
+	up.active.Add(1)
+	return &daemonConn{Conn: c, br: bufio.NewReader(c), bw: bufio.NewWriter(c)}, false, nil
+}
+
+// putConn returns a connection whose exchange ended cleanly to the pool.
+func (up *upstream) putConn(dc *daemonConn) {
+	up.active.Add(-1)
+	up.mu.Lock()
+	if len(up.idle) < maxIdleConns {
+		up.idle = append(up.idle, dc)
+		dc = nil
+	}
+	up.mu.Unlock()
+	if dc != nil {
+		dc.Close()
+	}
+}
+
+// dropConn closes a connection whose exchange did not end cleanly.
+func (up *upstream) dropConn(dc *daemonConn) {
+	up.active.Add(-1)
+	dc.Close()
+}
+
+// closeIdle closes the pooled connections.
+func (up *upstream) closeIdle() {
+	up.mu.Lock()
+	idle := up.idle
+	up.idle = nil
+	up.mu.Unlock()
+	for _, dc := range idle {
+		dc.Close()
+	}
+}
+
+// stillOpen reports whether an idle connection can carry another
+// exchange: the daemon has neither closed it nor sent anything unasked.
+// It peeks at the socket without blocking; a TLS connection, which cannot
+// be peeked at, counts as open, and a failure on it is retried.
+func stillOpen(dc *daemonConn) bool {
+	if dc.br.Buffered() > 0 {
+		return false
+	}
+	sc, ok := dc.Conn.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	open := false
+	var b [1]byte
+	err = raw.Read(func(fd uintptr) bool {
+		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		open = n < 0 && (err == syscall.EAGAIN || err == syscall.EWOULDBLOCK)
+		return true // never wait
+	})
+	return err == nil && open
+}
+
+// roundTrip sends out to the daemon on a pooled connection and returns the
+// answer as soon as its headers arrive; the body streams from the
+// connection, which returns to the pool when the body was read to its end.
+// net/http's Transport would do the same with three goroutines and their
+// hand-offs per call; this does it in the caller's.
+func (up *upstream) roundTrip(out *http.Request) (*http.Response, error) {
+	ctx := out.Context()
+	for attempt := 0; ; attempt++ {
+		dc, reused, err := up.getConn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := up.exchange(ctx, dc, out)
+		if err == nil {
+			return resp, nil
+		}
+		// A pooled connection the daemon closed between the check and the
+		// write: once more on a new one, if nothing of the body was sent.
+		if !reused || attempt > 0 || out.Body != nil || ctx.Err() != nil {
+			return nil, err
+		}
+	}
+}
+
+// exchange writes out on dc and reads the answer's headers. The body is
+// written by a goroutine of its own when it streams, because Docker may
+// answer before it has read it all (a build reports as it reads).
+func (up *upstream) exchange(ctx context.Context, dc *daemonConn, out *http.Request) (*http.Response, error) {
+	stop := context.AfterFunc(ctx, func() { dc.Close() })
+	fail := func(err error) (*http.Response, error) {
+		stop()
+		up.dropConn(dc)
+		return nil, err
+	}
+	writeHead(dc.bw, out)
+	sent := make(chan error, 1)
+	if out.Body == nil {
+		sent <- dc.bw.Flush()
+	} else {
+		go func() { sent <- up.writeBody(dc.bw, out) }()
+	}
+	resp, err := http.ReadResponse(dc.br, out)
+	if err != nil {
+		if out.Body != nil {
+			dc.Close() // ends the body's writer
+			<-sent
+		}
+		return fail(err)
+	}
+	resp.Body = &pooledBody{ReadCloser: resp.Body, up: up, dc: dc, stop: stop, sent: sent, reusable: !resp.Close}
+	return resp, nil
+}
+
+// writeHead writes the request line and headers. Values come from clients
+// and hooks: line breaks in them are turned into spaces, and keys that are
+// not tokens are left out, so nothing can smuggle a header or a request.
+func writeHead(bw *bufio.Writer, out *http.Request) {
+	bw.WriteString(out.Method)
+	bw.WriteByte(' ')
+	bw.WriteString(out.URL.RequestURI())
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	bw.WriteString(headerValue(out.Host))
+	bw.WriteString("\r\n")
+	for k, vv := range out.Header {
+		if !isToken(k) || k == "Host" || k == "Content-Length" || k == "Transfer-Encoding" {
+			continue
+		}
+		for _, v := range vv {
+			if v == "" && k == "User-Agent" {
+				continue // the client sent none; neither do we
+			}
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			bw.WriteString(headerValue(v))
+			bw.WriteString("\r\n")
+		}
+	}
+	switch {
+	case out.Body == nil:
+	case out.ContentLength >= 0:
+		bw.WriteString("Content-Length: ")
+		bw.WriteString(strconv.FormatInt(out.ContentLength, 10))
+		bw.WriteString("\r\n")
+	default:
+		bw.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	bw.WriteString("\r\n")
+}
+
+func headerValue(v string) string {
+	if strings.ContainsAny(v, "\r\n") {
+		return strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
+	}
+	return v
+}
+
+// writeBody sends the body, chunked when its length is unknown, and
+// flushes.
+func (up *upstream) writeBody(bw *bufio.Writer, out *http.Request) error {
+	defer out.Body.Close()
+	if out.ContentLength >= 0 {
+		n, err := up.copyStream(bw, out.Body, nil, true)
+		if err == nil && n != out.ContentLength {
+			err = fmt.Errorf("the request body had %d bytes, not the %d declared", n, out.ContentLength)
+		}
+		if err != nil {
+			return err
+		}
+		return bw.Flush()
+	}
+	cw := httputil.NewChunkedWriter(bw)
+	if _, err := up.copyStream(cw, out.Body, nil, true); err != nil {
+		return err
+	}
+	if err := cw.Close(); err != nil {
+		return err
+	}
+	if _, err := bw.WriteString("\r\n"); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// pooledBody is an answer's body that gives its connection back to the
+// pool once read to the end, if the request's body went out whole and
+// neither side asked to close.
+type pooledBody struct {
+	io.ReadCloser
+	up       *upstream
+	dc       *daemonConn
+	stop     func() bool
+	sent     chan error
+	reusable bool
+	done     bool
+}
+
+func (b *pooledBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && !b.done {
+		b.done = true
+		b.ReadCloser.Close()
+		b.stop()
+		if b.reusable && <-b.sent == nil {
+			b.up.putConn(b.dc)
+		} else {
+			b.up.dropConn(b.dc)
+		}
+	}
+	return n, err
+}
+
+func (b *pooledBody) Close() error {
+	if b.done {
+		return nil
+	}
+	b.done = true
+	b.stop()
+	b.dc.Close() // an answer not read to its end leaves the connection mid-message
+	<-b.sent
+	b.up.dropConn(b.dc)
+	return nil
 }

@@ -83,21 +83,17 @@ func TestHiddenBodyNeverReachesDocker(t *testing.T) {
 }
 
 // streamGoroutines counts the goroutines serving proxied calls, and the
-// HTTP client connections still open after idle ones are closed: the
-// proxy's to the daemon, and the test client's while it has a call open.
+// proxy's connections to the daemon in an exchange.
 func streamGoroutines(p *Proxy) (serving, upstreamConns int) {
-	p.upstream.transport.CloseIdleConnections()
+	p.upstream.closeIdle()
 	buf := make([]byte, 8<<20)
 	stacks := string(buf[:runtime.Stack(buf, true)])
 	for _, g := range strings.Split(stacks, "\n\n") {
 		if strings.Contains(g, "powerstrip.(*call).serve") || strings.Contains(g, "powerstrip.relay") {
 			serving++
 		}
-		if strings.Contains(g, "net/http.(*persistConn).readLoop") {
-			upstreamConns++
-		}
 	}
-	return serving, upstreamConns
+	return serving, int(p.upstream.active.Load())
 }
 
 // waitNoStreams waits, bounded, until no goroutine serves a call and no
