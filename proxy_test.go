@@ -832,3 +832,36 @@ func TestChainTrace(t *testing.T) {
 		t.Errorf("an unchanged step reports changes: %s", line)
 	}
 }
+
+// What a hook writes cannot break the request Docker receives: line breaks
+// in header values, keys that are not tokens, spaces in the query.
+func TestHookOutputCannotSmuggle(t *testing.T) {
+	docker := newFakeDocker(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Got", r.Header.Get("X-Evil"))
+		w.Header().Set("X-Injected", r.Header.Get("Injected"))
+		jsonReply(200, `{}`)(w, r)
+	})
+	evil := HookFunc(func(_ context.Context, req *HookRequest) (*HookResponse, error) {
+		out := req.ClientRequest
+		out.Request = "/v1.41/info?a=b c"
+		h := out.Headers.Clone()
+		h["X-Evil"] = []string{"one\r\nInjected: yes"}
+		h["Bad Key"] = []string{"x"}
+		out.Headers = h
+		return &HookResponse{ModifiedClientRequest: &out}, nil
+	})
+	srv := buildProxy(t, "in-process", "  \"GET /**\":\n    pre: [evil]\n", nil, WithUpstream(docker.upstream()),
+		WithHookSettings("evil", evil, Adapter{Extensions: Extensions{Headers: true}}))
+	req, _ := http.NewRequest("GET", srv.URL+"/v1.41/info", nil)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("X-Injected") != "" || resp.Header.Get("X-Got") != "one  Injected: yes" {
+		t.Errorf("status %d, headers %v", resp.StatusCode, resp.Header)
+	}
+	if c := docker.calls(); len(c) != 1 || c[0].Query != "a=b%20c" {
+		t.Errorf("Docker got %+v", c)
+	}
+}

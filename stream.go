@@ -706,7 +706,8 @@ func (up *upstream) exchange(ctx context.Context, dc *daemonConn, out *http.Requ
 func writeHead(bw *bufio.Writer, out *http.Request) {
 	bw.WriteString(out.Method)
 	bw.WriteByte(' ')
-	bw.WriteString(out.URL.RequestURI())
+	// A hook's query may hold a space, which would end the request line.
+	bw.WriteString(strings.ReplaceAll(out.URL.RequestURI(), " ", "%20"))
 	bw.WriteString(" HTTP/1.1\r\nHost: ")
 	bw.WriteString(headerValue(out.Host))
 	bw.WriteString("\r\n")
