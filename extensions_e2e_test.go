@@ -47,7 +47,7 @@ func TestE2EExtensions(t *testing.T) {
 	h := powerstriptest.Start(t, powerstriptest.Setup{
 		Options: []powerstrip.Option{powerstrip.WithLogger(slog.New(slog.NewTextHandler(&proxyLog, nil)))},
 		Daemon:  e.daemon,
-		Unix:   true,
+		Unix:    true,
 		Config: `version: 1
 endpoints:
   "POST /*/containers/create":
