@@ -27,10 +27,11 @@ var benchEndpoints = []Endpoint{
 }
 
 func BenchmarkMatch(b *testing.B) {
-	m, err := newMatcher(benchEndpoints)
+	p, err := New(&Config{Version: 1, Endpoints: benchEndpoints}, WithHook("a", HookFunc(nil)))
 	if err != nil {
 		b.Fatal(err)
 	}
+	st := p.state.Load()
 	for _, tc := range []struct{ name, method, path string }{
 		{"hit-versioned", "POST", "/v1.41/containers/create"},
 		{"hit-unversioned", "POST", "/containers/abc/start"},
@@ -39,7 +40,7 @@ func BenchmarkMatch(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				m.hookNames(tc.method, tc.path)
+				st.hooksFor(tc.method, tc.path)
 			}
 		})
 	}

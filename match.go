@@ -185,6 +185,32 @@ func (m *matcher) hookNames(method, p string) (pre, post []string) {
 	return pre, post
 }
 
+// matchMask is the set of endpoints a call matches, as bits, for configs of
+// at most 64 endpoints (ok is false for larger ones). It does not allocate:
+// it is on every call's path.
+func (m *matcher) matchMask(method, p string) (mask uint64, ok bool) {
+	if len(m.routes) > 64 {
+		return 0, false
+	}
+	for i := range m.routes {
+		if m.routes[i].matches(method, p) {
+			mask |= 1 << i
+		}
+	}
+	return mask, true
+}
+
+// namesFor is hookNames for a set of matched endpoints.
+func (m *matcher) namesFor(mask uint64) (pre, post []string) {
+	for i := range m.routes {
+		if mask&(1<<i) != 0 {
+			pre = appendNew(pre, m.routes[i].endpoint.Pre)
+			post = appendNew(post, m.routes[i].endpoint.Post)
+		}
+	}
+	return pre, post
+}
+
 // endpointSet lists the indexes of the endpoints a call matches; two calls
 // with equal sets are in the same scope.
 func (m *matcher) endpointSet(method, p string) []int {

@@ -123,3 +123,34 @@ func TestMatcherOrderAndDedup(t *testing.T) {
 		t.Errorf("endpointSet (-want +got):\n%s", diff)
 	}
 }
+
+// A call's matching allocates nothing once its set of endpoints was seen,
+// and gives the hooks hookNames gives.
+func TestHooksForCachesWithoutAllocating(t *testing.T) {
+	hook := WithHook("a", HookFunc(nil))
+	p, err := New(&Config{Version: 1, Endpoints: benchEndpoints}, hook, WithHook("b", HookFunc(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := p.state.Load()
+	for _, c := range []struct{ method, path string }{
+		{"POST", "/v1.41/containers/create"}, {"POST", "/containers/abc/start"}, {"GET", "/_ping"}, {"GET", "/v1.40/exec/x/start"},
+	} {
+		pre, post := st.hooksFor(c.method, c.path)
+		preNames, postNames := st.matcher.hookNames(c.method, c.path)
+		if !cmp.Equal(names(pre), preNames) || !cmp.Equal(names(post), postNames) {
+			t.Errorf("%s %s: hooksFor %v %v, hookNames %v %v", c.method, c.path, names(pre), names(post), preNames, postNames)
+		}
+		if n := testing.AllocsPerRun(100, func() { st.hooksFor(c.method, c.path) }); n != 0 {
+			t.Errorf("%s %s: %v allocations per match", c.method, c.path, n)
+		}
+	}
+}
+
+func names(hooks []*boundHook) []string {
+	var out []string
+	for _, h := range hooks {
+		out = append(out, h.name)
+	}
+	return out
+}

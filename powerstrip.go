@@ -62,6 +62,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -99,6 +100,30 @@ type Proxy struct {
 type state struct {
 	matcher *matcher
 	hooks   map[string]*boundHook
+	// chains caches the hook lists of each set of matched endpoints
+	// (uint64 mask → *chainHooks), so a call's matching allocates nothing.
+	chains sync.Map
+}
+
+type chainHooks struct{ pre, post []*boundHook }
+
+// hooksFor is the pre- and post-hooks of a call, in order.
+func (st *state) hooksFor(method, path string) (pre, post []*boundHook) {
+	mask, ok := st.matcher.matchMask(method, path)
+	if !ok { // more than 64 endpoints: no cache
+		preNames, postNames := st.matcher.hookNames(method, path)
+		return st.bind(preNames), st.bind(postNames)
+	}
+	if mask == 0 {
+		return nil, nil
+	}
+	if c, ok := st.chains.Load(mask); ok {
+		return c.(*chainHooks).pre, c.(*chainHooks).post
+	}
+	preNames, postNames := st.matcher.namesFor(mask)
+	c := &chainHooks{st.bind(preNames), st.bind(postNames)}
+	st.chains.Store(mask, c)
+	return c.pre, c.post
 }
 
 // Option configures a Proxy in New.
@@ -385,12 +410,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	preNames, postNames := st.matcher.hookNames(method, path)
+	pre, post := st.hooksFor(method, path)
 	c := &call{
 		proxy: p, w: w, r: r, start: time.Now(), path: path,
 		req:  ClientRequest{Method: method},
-		pre:  st.bind(preNames),
-		post: st.bind(postNames),
+		pre:  pre,
+		post: post,
 	}
 	if len(c.pre)+len(c.post) > 0 {
 		// Only hooks need the protocol's spelling of the call.
