@@ -141,7 +141,7 @@ func TestHooksForCachesWithoutAllocating(t *testing.T) {
 		if !cmp.Equal(names(pre), preNames) || !cmp.Equal(names(post), postNames) {
 			t.Errorf("%s %s: hooksFor %v %v, hookNames %v %v", c.method, c.path, names(pre), names(post), preNames, postNames)
 		}
-		if n := testing.AllocsPerRun(100, func() { st.hooksFor(c.method, c.path) }); n != 0 {
+		if n := testing.AllocsPerRun(100, func() { st.hooksFor(c.method, c.path) }); n != 0 && !raceEnabled {
 			t.Errorf("%s %s: %v allocations per match", c.method, c.path, n)
 		}
 	}

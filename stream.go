@@ -171,7 +171,9 @@ var hopHeaders = []string{
 }
 
 // copyEndToEnd copies src's end-to-end headers into dst: all but the
-// hop-by-hop ones, including those Connection names.
+// hop-by-hop ones, including those Connection names. The value slices are
+// shared, capped so that an append to one copies it: every call pays for
+// this, and nobody edits a header's values in place.
 func copyEndToEnd(dst, src http.Header) {
 	var named []string
 	for _, v := range src["Connection"] {
@@ -193,7 +195,7 @@ next:
 				continue next
 			}
 		}
-		dst[k] = append(dst[k][:0:0], vv...)
+		dst[k] = vv[:len(vv):len(vv)]
 	}
 }
 

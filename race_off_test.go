@@ -1,0 +1,5 @@
+//go:build !race
+
+package powerstrip
+
+const raceEnabled = false
