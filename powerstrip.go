@@ -503,8 +503,6 @@ func (c *call) serve() {
 			c.fail(err)
 			return
 		}
-	} else {
-		req.Request = r.URL.RequestURI() // for the log only
 	}
 	out := p.upstream.outgoing(ctx, r, header, req.Method, path, rawQuery, body, length)
 	if takesOver(req.Method, path, r.Header) {
@@ -544,13 +542,13 @@ func (c *call) serve() {
 			c.dockerFailed(resp.StatusCode, http.StatusText(resp.StatusCode))
 		}
 		if err := p.upstream.streamResponse(c.w, resp); err != nil {
-			p.logger.Debug("response cut short", "method", req.Method, "request", req.Request, "error", err)
+			p.logger.Debug("response cut short", "method", req.Method, "request", c.request(), "error", err)
 		}
 		return
 	}
 	data, err := readLimited(resp.Body, p.responseLimit)
 	if errors.Is(err, errTooLarge) {
-		c.fail(fmt.Errorf("Docker's answer is larger than the post-hook buffer of %d bytes (WithResponseBufferLimit); "+
+		c.fail(fmt.Errorf("the daemon's answer is larger than the post-hook buffer of %d bytes (WithResponseBufferLimit); "+
 			"the call was made, but its answer cannot be passed through the post-hooks: %w", p.responseLimit, &daemonError{p.upstream.addr, err}))
 		return
 	}
@@ -613,14 +611,20 @@ func (e *bodyTooLargeError) Error() string {
 	return fmt.Sprintf("the JSON request body is larger than %d bytes, the most hooks are given (WithRequestBodyLimit)", e.limit)
 }
 
+// request is the call's protocol spelling for the log; calls no hook
+// matched never needed it on their way, so it is made here, off the path.
+func (c *call) request() string {
+	if c.req.Request != "" {
+		return c.req.Request
+	}
+	return c.r.URL.RequestURI()
+}
+
 // fail answers the client with err: a hook's rejection as the hook wrote it,
 // anything else as Docker's error shape with a status that fits.
 func (c *call) fail(err error) {
 	ctx := c.r.Context()
-	request := c.req.Request
-	if request == "" { // not hooked: only the log needs it
-		request = c.r.URL.RequestURI()
-	}
+	request := c.request()
 	if ctx.Err() != nil {
 		c.proxy.logger.Debug("client went away", "method", c.req.Method, "request", request, "error", err)
 		return

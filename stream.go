@@ -493,7 +493,8 @@ func (up *upstream) hijack(w http.ResponseWriter, out *http.Request) error {
 	fmt.Fprintf(&head, "HTTP/%d.%d %s\r\n", resp.ProtoMajor, resp.ProtoMinor, resp.Status)
 	resp.Header.Write(&head) //nolint:errcheck // a bytes.Buffer does not fail
 	head.WriteString("\r\n")
-	if _, err := clientBuf.Write(head.Bytes()); err == nil {
+	_, err = clientBuf.Write(head.Bytes())
+	if err == nil {
 		err = clientBuf.Flush()
 	}
 	if err != nil {

@@ -81,7 +81,7 @@ func (in *Injector) ServeHook(ctx context.Context, req *powerstrip.HookRequest) 
 		}
 		// What the container would have run: its own Entrypoint or the
 		// image's, then its own Cmd or the image's.
-		entry, cmd := strings2(spec["Entrypoint"]), strings2(spec["Cmd"])
+		entry, cmd := stringsOf(spec["Entrypoint"]), stringsOf(spec["Cmd"])
 		if entry == nil {
 			entry = cfg.Entrypoint
 		}
@@ -91,14 +91,14 @@ func (in *Injector) ServeHook(ctx context.Context, req *powerstrip.HookRequest) 
 		spec["Cmd"] = append(append([]string{}, entry...), cmd...)
 		spec["Entrypoint"] = in.Entrypoint
 	}
-	spec["Env"] = append(strings2(spec["Env"]), in.Env...)
+	spec["Env"] = append(stringsOf(spec["Env"]), in.Env...)
 	if len(in.Binds) > 0 {
 		host, _ := spec["HostConfig"].(map[string]any)
 		if host == nil {
 			host = map[string]any{}
 			spec["HostConfig"] = host
 		}
-		host["Binds"] = append(strings2(host["Binds"]), in.Binds...)
+		host["Binds"] = append(stringsOf(host["Binds"]), in.Binds...)
 	}
 	out := req.ClientRequest
 	if err := out.SetBody(spec); err != nil {
@@ -107,8 +107,8 @@ func (in *Injector) ServeHook(ctx context.Context, req *powerstrip.HookRequest) 
 	return &powerstrip.HookResponse{PowerstripProtocolVersion: powerstrip.ProtocolVersion, ModifiedClientRequest: &out}, nil
 }
 
-// strings2 reads a JSON array of strings; null or absent is nil.
-func strings2(v any) []string {
+// stringsOf reads a JSON array of strings; null or absent is nil.
+func stringsOf(v any) []string {
 	list, _ := v.([]any)
 	if list == nil {
 		return nil
