@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -597,11 +598,13 @@ func bodyChanges(before, after *string) []any {
 	return out
 }
 
-// jsonEqual compares two JSON values ignoring insignificant white space.
+// jsonEqual compares two JSON values as values: white space and the order
+// of object keys do not count (an adapter that decodes and re-encodes a
+// body reorders them without changing anything).
 func jsonEqual(a, b json.RawMessage) bool {
-	var ca, cb bytes.Buffer
-	if json.Compact(&ca, a) != nil || json.Compact(&cb, b) != nil {
+	var va, vb any
+	if json.Unmarshal(a, &va) != nil || json.Unmarshal(b, &vb) != nil {
 		return bytes.Equal(a, b)
 	}
-	return bytes.Equal(ca.Bytes(), cb.Bytes())
+	return reflect.DeepEqual(va, vb)
 }

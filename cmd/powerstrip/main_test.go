@@ -240,7 +240,7 @@ func startBinary(t *testing.T, ctx context.Context, daemon, config string, extra
 	for listens > 0 {
 		line := b.waitLog(t, "")
 		b.startup = append(b.startup, line)
-		if strings.Contains(line, "msg=listening") {
+		if strings.Contains(line, "msg=listening") || strings.Contains(line, `"msg":"listening"`) { // text or JSON logs
 			listens--
 		}
 	}
@@ -647,4 +647,78 @@ func TestBinaryListensOnSeveralAddresses(t *testing.T) {
 		}
 	}
 	b.stop(t)
+}
+
+// What a docker user sees when things break behind the binary: an adapter
+// that never answers (504 after its timeout, the container not created), a
+// broken adapter ignored by its failure policy, and a daemon that is gone
+// (502); and with -verbose -log-format json, one trace line per chain step.
+func TestBinaryFailuresAsTheCLIShowsThem(t *testing.T) {
+	daemon, image := e2eDocker(t)
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		select {
+		case <-r.Context().Done():
+		case <-time.After(time.Minute):
+		}
+	}))
+	defer hang.Close()
+	inject := remoteAdapter(t, func(req *powerstrip.HookRequest) *powerstrip.HookResponse {
+		var body map[string]any
+		if req.ClientRequest.DecodeBody(&body) != nil {
+			return nil
+		}
+		body["Env"] = []string{"TRACED=yes"}
+		out := req.ClientRequest
+		out.SetBody(body)
+		return &powerstrip.HookResponse{ModifiedClientRequest: &out}
+	})
+	cfg := writeFile(t, "adapters.yml", `version: 1
+endpoints:
+  "POST /*/containers/create":
+    pre: [broken, inject]
+  "POST /*/volumes/create":
+    pre: [slow]
+adapters:
+  slow:
+    url: `+hang.URL+`
+    timeout: 300ms
+  broken:
+    url: http://127.0.0.1:1/
+    failurePolicy: ignore
+  inject: `+inject+"\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	b := startBinary(t, ctx, daemon, cfg, "-verbose", "-log-format", "json")
+	out, err := b.docker(t, ctx, "volume", "create", "powerstrip-never-made")
+	if err == nil || !strings.Contains(out, `adapter "slow" (pre-hook) failed: no answer within 300ms`) {
+		t.Errorf("a hanging adapter: %v %q", err, out)
+	}
+	if out, err := runCLI(t, ctx, "docker", []string{"DOCKER_HOST=" + daemon}, nil, "volume", "inspect", "powerstrip-never-made"); err == nil {
+		t.Errorf("the volume was created: %s", out)
+	}
+	if out, err := b.docker(t, ctx, "run", "--rm", image, "sh", "-c", "echo $TRACED"); err != nil || out != "yes\n" {
+		t.Errorf("run past an ignored broken adapter: %v %q", err, out)
+	}
+	log := b.stop(t)
+	var step map[string]any
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, `"msg":"chain step"`) && strings.Contains(line, `"adapter":"inject"`) {
+			json.Unmarshal([]byte(line), &step)
+		}
+	}
+	if step["type"] != "pre-hook" || step["status"] != "ok" || step["keys_changed"] != "Env" || step["duration"] == nil {
+		t.Errorf("no JSON trace of the inject step:\n%s", log)
+	}
+	if !strings.Contains(log, `going on unchanged (failurePolicy: ignore)`) {
+		t.Errorf("the ignored failure is not logged:\n%s", log)
+	}
+
+	// The daemon gone: a 502 the CLI prints.
+	gone := startBinary(t, ctx, "unix://"+filepath.Join(t.TempDir(), "no-daemon.sock"), cfg)
+	out, err = gone.docker(t, ctx, "ps")
+	if err == nil || !strings.Contains(out, "powerstrip: the Docker daemon at unix://") || !strings.Contains(out, "did not answer") {
+		t.Errorf("a vanished daemon: %v %q", err, out)
+	}
+	gone.stop(t)
 }
