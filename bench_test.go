@@ -59,7 +59,7 @@ func benchProxy(b *testing.B, cfg *Config, opts ...Option) *httptest.Server {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := httptest.NewServer(p)
+	srv := newLeanServer(b, p)
 	b.Cleanup(srv.Close)
 	return srv
 }

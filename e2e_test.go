@@ -67,9 +67,28 @@ func (e *e2eEnv) proxy(t *testing.T, cfg *powerstrip.Config, opts ...powerstrip.
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(p)
-	t.Cleanup(srv.Close)
-	return "tcp://" + srv.Listener.Addr().String()
+	return serve(t, p)
+}
+
+// serve serves p as the binary does, with Serve, on loopback, and returns
+// its DOCKER_HOST.
+func serve(t *testing.T, p *powerstrip.Proxy) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: p, ConnContext: powerstrip.ConnContext}
+	served := make(chan error, 1)
+	go func() { served <- p.Serve(srv, l) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Close()
+		p.Shutdown(ctx) //nolint:errcheck // what is left is closed
+		<-served
+	})
+	return "tcp://" + l.Addr().String()
 }
 
 type cliResult struct {

@@ -307,9 +307,14 @@ func TestCallerExtension(t *testing.T) {
 	}
 
 	pki := testpki.New(t)
+	// As the binary serves TLS: Serve on a TLS listener, so the call
+	// reaches the hook through the lean path's hand-over.
 	tlsSrv := httptest.NewUnstartedServer(p)
-	tlsSrv.TLS = &tls.Config{Certificates: []tls.Certificate{pki.Server}, ClientCAs: pki.CAPool, ClientAuth: tls.RequireAndVerifyClientCert}
-	tlsSrv.StartTLS()
+	tlsConfig := &tls.Config{Certificates: []tls.Certificate{pki.Server}, ClientCAs: pki.CAPool, ClientAuth: tls.RequireAndVerifyClientCert}
+	tlsSrv.Config.ConnContext = ConnContext
+	tlsSrv.Listener = p.leanListener(tlsSrv.Config, tls.NewListener(tlsSrv.Listener, tlsConfig))
+	tlsSrv.Start()
+	tlsSrv.URL = strings.Replace(tlsSrv.URL, "http://", "https://", 1)
 	defer tlsSrv.Close()
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pki.CAPool, Certificates: []tls.Certificate{pki.Client}}}}
 	resp, err := client.Get(tlsSrv.URL + "/v1.41/info")
@@ -324,7 +329,7 @@ func TestCallerExtension(t *testing.T) {
 		t.Fatal(err)
 	}
 	unixSrv := &http.Server{Handler: p, ConnContext: ConnContext}
-	go unixSrv.Serve(l)
+	go p.Serve(unixSrv, l)
 	defer unixSrv.Close()
 	unixClient := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "unix", sock)

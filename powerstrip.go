@@ -81,7 +81,8 @@ const (
 )
 
 // Proxy is an http.Handler that proxies the Docker Engine API and runs the
-// hooks of its Config. It is safe for concurrent use; several Proxies in one
+// hooks of its Config; serve it with Serve for a lean path on the calls no
+// hook matches. It is safe for concurrent use; several Proxies in one
 // process share nothing.
 type Proxy struct {
 	upstream      *upstream
@@ -91,6 +92,8 @@ type Proxy struct {
 	bodyLimit     int64
 	responseLimit int64
 	hookBudget    time.Duration
+	// lean are the connections Serve's lean path serves.
+	lean leanConns
 	// state is the compiled config. A call loads it once and keeps it to the
 	// end, so Reload never changes the rules under a call in flight.
 	state atomic.Pointer[state]
@@ -280,6 +283,7 @@ func New(cfg *Config, opts ...Option) (*Proxy, error) {
 		responseLimit: s.responseLimit,
 		hookBudget:    s.hookBudget,
 	}
+	p.lean.ended = make(chan struct{}, 1)
 	if err := p.Reload(cfg); err != nil {
 		return nil, err
 	}
@@ -333,10 +337,12 @@ func (p *Proxy) compile(cfg *Config) (*state, error) {
 
 // Shutdown is the Proxy's part of a graceful stop. http.Server.Shutdown
 // waits for calls in flight but lets go of connections that Docker took
-// over (attach, exec), so call this too, with the same deadline: it waits
-// for those streams to end and, when ctx is done, closes the ones left.
+// over (attach, exec), and knows nothing of the calls on Serve's lean
+// path, so call this too, with the same deadline: it closes the lean
+// path's idle connections, waits for its calls and for those streams to
+// end and, when ctx is done, closes the ones left.
 func (p *Proxy) Shutdown(ctx context.Context) error {
-	return p.upstream.shutdown(ctx)
+	return errors.Join(p.lean.shutdown(ctx), p.upstream.shutdown(ctx))
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -344,10 +350,17 @@ func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // ConnContext is for http.Server.ConnContext: it notes the peer credentials
 // (uid, gid, pid) of clients on unix sockets, so that adapters with the
 // caller extension learn who is calling. TLS client certificates need
-// nothing: the server hands them to every request.
+// nothing with srv.Serve, which hands them to every request; under Serve,
+// ConnContext finds them in the connection the lean path hands over.
 //
 //	srv := &http.Server{Handler: proxy, ConnContext: powerstrip.ConnContext}
 func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	if st := tlsStateOf(c); st != nil {
+		ctx = context.WithValue(ctx, tlsStateKey{}, st)
+	}
+	if h, ok := c.(*handedOffConn); ok {
+		c = h.Conn
+	}
 	if uc, ok := c.(*net.UnixConn); ok {
 		if cred, err := peerCredentials(uc); err == nil {
 			return context.WithValue(ctx, peerKey{}, cred)
@@ -358,11 +371,17 @@ func ConnContext(ctx context.Context, c net.Conn) context.Context {
 
 type peerKey struct{}
 
+type tlsStateKey struct{}
+
 // callerOf is who makes r, as far as the listener can tell.
 func callerOf(r *http.Request) *Caller {
 	var c Caller
-	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-		c.TLSSubject = r.TLS.PeerCertificates[0].Subject.String()
+	state := r.TLS
+	if state == nil {
+		state, _ = r.Context().Value(tlsStateKey{}).(*tls.ConnectionState)
+	}
+	if state != nil && len(state.PeerCertificates) > 0 {
+		c.TLSSubject = state.PeerCertificates[0].Subject.String()
 	}
 	if cred, ok := r.Context().Value(peerKey{}).(*Caller); ok {
 		c.UID, c.GID, c.PID = cred.UID, cred.GID, cred.PID

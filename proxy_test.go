@@ -428,7 +428,7 @@ func proxyFromYAML(t *testing.T, yaml string, opts ...Option) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(p)
+	srv := newLeanServer(t, p)
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -696,7 +696,7 @@ func TestReloadKeepsOldConfigOnError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(p)
+	srv := newLeanServer(t, p)
 	defer srv.Close()
 	if err := p.Reload(&Config{Version: 1, Endpoints: []Endpoint{{Method: "GET", Pattern: "/**", Pre: []string{"missing"}}}}); err == nil {
 		t.Fatal("a config naming a missing hook was accepted")

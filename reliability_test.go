@@ -169,7 +169,7 @@ func TestReloadLeavesCallsInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(p)
+	srv := newLeanServer(t, p)
 	defer srv.Close()
 	result := make(chan clientResult, 1)
 	go func() { result <- do(t, srv, "GET", "/v1.41/info", "", "") }()
@@ -256,7 +256,7 @@ func TestShutdownClosesTakenOverStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(p)
+	srv := newLeanServer(t, p)
 	defer srv.Close()
 	if err := p.Shutdown(context.Background()); err != nil {
 		t.Fatalf("no streams: %v", err)

@@ -509,23 +509,38 @@ func (up *upstream) hijack(w http.ResponseWriter, out *http.Request) error {
 // shutdown waits until no connection is taken over, or until ctx is done;
 // then it closes those left, which ends their relays.
 func (up *upstream) shutdown(ctx context.Context) error {
-	for {
+	left, err := drain(ctx, up.ended, func() int {
 		up.mu.Lock()
-		left := len(up.takenOver)
-		up.mu.Unlock()
-		if left == 0 {
-			return nil
+		defer up.mu.Unlock()
+		return len(up.takenOver)
+	}, func() {
+		up.mu.Lock()
+		defer up.mu.Unlock()
+		for client, daemon := range up.takenOver {
+			client.Close()
+			daemon.Close()
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("closed %d attach or exec streams still open: %w", left, err)
+	}
+	return nil
+}
+
+// drain waits until left() is 0, looking again whenever ended has a
+// token, or until ctx is done; then it calls closeAll and returns how many
+// were left, with ctx's error.
+func drain(ctx context.Context, ended <-chan struct{}, left func() int, closeAll func()) (int, error) {
+	for {
+		n := left()
+		if n == 0 {
+			return 0, nil
 		}
 		select {
-		case <-up.ended:
+		case <-ended:
 		case <-ctx.Done():
-			up.mu.Lock()
-			for client, daemon := range up.takenOver {
-				client.Close()
-				daemon.Close()
-			}
-			up.mu.Unlock()
-			return fmt.Errorf("closed %d attach or exec streams still open: %w", left, ctx.Err())
+			closeAll()
+			return n, ctx.Err()
 		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"runtime"
@@ -89,7 +88,8 @@ func streamGoroutines(p *Proxy) (serving, upstreamConns int) {
 	buf := make([]byte, 8<<20)
 	stacks := string(buf[:runtime.Stack(buf, true)])
 	for _, g := range strings.Split(stacks, "\n\n") {
-		if strings.Contains(g, "powerstrip.(*call).serve") || strings.Contains(g, "powerstrip.relay") {
+		if strings.Contains(g, "powerstrip.(*call).serve") || strings.Contains(g, "powerstrip.relay") ||
+			strings.Contains(g, "powerstrip.(*leanConn).forward") {
 			serving++
 		}
 	}
@@ -128,7 +128,7 @@ func TestStreamsEndWhenClientLeaves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(p)
+	srv := newLeanServer(t, p)
 	defer srv.Close()
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	dockerCLI := func(args ...string) string {

@@ -25,6 +25,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -77,7 +78,7 @@ type Harness struct {
 	Proxy *powerstrip.Proxy
 
 	t      testing.TB
-	srv    *httptest.Server
+	srv    *http.Server
 	sock   string // the unix socket, with Setup.Unix
 	client *http.Client
 }
@@ -103,27 +104,39 @@ func Start(t testing.TB, s Setup) *Harness {
 	if h.Proxy, err = powerstrip.New(cfg, append(opts, s.Options...)...); err != nil {
 		t.Fatalf("powerstriptest: %v", err)
 	}
-	h.srv = httptest.NewUnstartedServer(h.Proxy)
-	h.srv.Config.ConnContext = powerstrip.ConnContext
+	// Served as the binary serves it: Serve, so calls no hook matches take
+	// the lean path and the others net/http's.
+	h.srv = &http.Server{Handler: h.Proxy, ConnContext: powerstrip.ConnContext}
+	network, address := "tcp", "127.0.0.1:0"
 	if s.Unix {
 		dir, err := os.MkdirTemp("", "powerstriptest") // short: unix socket paths are limited to 108 bytes
 		if err != nil {
 			t.Fatalf("powerstriptest: %v", err)
 		}
 		t.Cleanup(func() { os.RemoveAll(dir) })
-		l, err := net.Listen("unix", filepath.Join(dir, "proxy.sock"))
-		if err != nil {
-			t.Fatalf("powerstriptest: %v", err)
+		network, address = "unix", filepath.Join(dir, "proxy.sock")
+	}
+	l, err := net.Listen(network, address)
+	if err != nil {
+		t.Fatalf("powerstriptest: %v", err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- h.Proxy.Serve(h.srv, l) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		h.srv.Close()
+		h.Proxy.Shutdown(ctx) //nolint:errcheck // what is left is closed
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("powerstriptest: serving: %v", err)
 		}
-		h.srv.Listener.Close()
-		h.srv.Listener = l
+	})
+	if s.Unix {
 		h.sock = l.Addr().String()
 	}
-	h.srv.Start()
-	t.Cleanup(h.srv.Close)
-	h.URL = "http://" + h.srv.Listener.Addr().String()
-	h.Host = "tcp://" + h.srv.Listener.Addr().String()
-	h.client = h.srv.Client()
+	h.URL = "http://" + l.Addr().String()
+	h.Host = "tcp://" + l.Addr().String()
+	h.client = &http.Client{Transport: &http.Transport{DialContext: h.dial}}
 	if h.sock != "" {
 		h.URL, h.Host = "http://docker", "unix://"+h.sock
 		h.client = &http.Client{Transport: &http.Transport{DialContext: h.dial}}

@@ -252,7 +252,7 @@ func serve(o *options, proxy *powerstrip.Proxy, logger *slog.Logger) error {
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {
 		logger.Info("listening", "addr", l.Addr().Network()+"://"+l.Addr().String(), "tls", tlsConfig != nil && l.Addr().Network() == "tcp", "docker", o.docker)
-		go func() { errc <- srv.Serve(l) }()
+		go func() { errc <- proxy.Serve(srv, l) }()
 	}
 
 	sigs := make(chan os.Signal, 1)
