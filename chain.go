@@ -382,19 +382,25 @@ func (c *chain) unwind(ctx context.Context, reason UnwindReason) {
 // rejections and failures; the caller traces successful steps.
 func (c *chain) call(ctx context.Context, h *boundHook, req *HookRequest) (*HookResponse, time.Duration, error) {
 	start := time.Now()
-	timeout, limit := h.timeout, "its timeout"
+	timeout, byBudget := h.timeout, false
 	if left := c.budget - c.spent; c.budget > 0 && left < timeout {
-		timeout, limit = left, fmt.Sprintf("what was left of the call's hook budget of %v", c.budget)
+		timeout, byBudget = left, true
 	}
 	var resp *HookResponse
-	err := fmt.Errorf("not called: the call's hook budget of %v is spent: %w", c.budget, context.DeadlineExceeded)
+	var err error
 	if timeout > 0 {
 		hctx, cancel := context.WithTimeout(ctx, timeout)
 		resp, err = safeServeHook(hctx, h.hook, req)
 		cancel()
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			limit := "its timeout"
+			if byBudget {
+				limit = fmt.Sprintf("what was left of the call's hook budget of %v", c.budget)
+			}
 			err = fmt.Errorf("no answer within %v (%s): %w", timeout.Round(time.Millisecond), limit, err)
 		}
+	} else {
+		err = fmt.Errorf("not called: the call's hook budget of %v is spent: %w", c.budget, context.DeadlineExceeded)
 	}
 	took := time.Since(start)
 	c.spent += took

@@ -24,6 +24,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -237,7 +238,10 @@ type leanConn struct {
 	// are guarded by proxy.lean.mu.
 	idle, closing bool
 	request       []byte // the request's head, reused from call to call
+	rewritten     []byte // the request's head as pre-hooks left it, likewise
+	body          []byte // a request body read for pre-hooks, likewise
 	head          []byte // the answer's head, likewise
+	watch         hangUpWatch
 }
 
 func (ll *leanListener) serveConn(c net.Conn) {
@@ -295,15 +299,22 @@ func (lc *leanConn) serve() (handoff bool) {
 		if !ok {
 			return true
 		}
-		if pre, post := lc.ll.proxy.state.Load().hooksFor(call.method, call.path); len(pre)+len(post) > 0 ||
-			(call.method == http.MethodPost && takesOver(call.method, call.path, nil)) {
+		st := lc.ll.proxy.state.Load()
+		pre, post := st.hooksFor(call.method, call.path)
+		if !lc.takes(&call, pre, post) {
 			return true
 		}
 		setDeadline(lc.conn.SetReadDeadline, srv.ReadTimeout)
 		if srv.WriteTimeout != 0 {
 			setDeadline(lc.conn.SetWriteDeadline, srv.WriteTimeout)
 		}
-		if !lc.forward(&call, head) {
+		keepAlive := false
+		if len(pre) > 0 {
+			keepAlive = lc.forwardHooked(&call, head, st, pre)
+		} else {
+			keepAlive = lc.forward(&call, head)
+		}
+		if !keepAlive {
 			return false
 		}
 	}
@@ -369,6 +380,8 @@ type leanCall struct {
 	close        bool   // the client asked to close after this call
 	skip         [4][2]int
 	skips        int // lines of skip: hop-by-hop headers, offsets into the head
+	lengthLine   int // offset of the Content-Length line; 0 if none
+	contentType  []byte
 	start        time.Time
 }
 
@@ -450,7 +463,10 @@ func parseLeanCall(head []byte) (c leanCall, ok bool) {
 				return c, false
 			}
 			c.length = int64(n)
+			c.lengthLine = start
 			lengths++
+		case bytes.EqualFold(name, []byte("Content-Type")):
+			c.contentType = value
 		case bytes.EqualFold(name, []byte("Connection")):
 			for _, tok := range bytes.Split(value, []byte(",")) {
 				switch tok = bytes.Trim(tok, " \t"); {
@@ -491,12 +507,16 @@ func isCanonicalPath(p []byte) bool {
 	if len(p) == 1 {
 		return true
 	}
-	for _, seg := range bytes.Split(p[1:], []byte("/")) {
+	for rest := p[1:]; ; {
+		seg, next, more := bytes.Cut(rest, []byte("/"))
 		if len(seg) == 0 || string(seg) == "." || string(seg) == ".." || bytes.IndexByte(seg, '%') >= 0 {
 			return false
 		}
+		if !more {
+			return true
+		}
+		rest = next
 	}
-	return true
 }
 
 // methodName is the method as a string, without allocating for the
@@ -526,19 +546,157 @@ func isTokenBytes(b []byte) bool {
 	return len(b) > 0
 }
 
+// takes reports whether the lean path serves a call with these hooks:
+// none, or pre-hooks only that speak the plain protocol v1 (no extension)
+// on a call with no body or a JSON one. Post-hooks, which need Docker's
+// answer buffered and rewritten, and the extensions are net/http's side's.
+func (lc *leanConn) takes(c *leanCall, pre, post []*boundHook) bool {
+	if len(post) > 0 || (c.method == http.MethodPost && takesOver(c.method, c.path, nil)) {
+		return false
+	}
+	if len(pre) == 0 {
+		return true
+	}
+	for _, h := range pre {
+		if h.ext != (Extensions{}) {
+			return false
+		}
+	}
+	return c.length == 0 || (c.length <= lc.ll.proxy.bodyLimit &&
+		(bytes.EqualFold(c.contentType, []byte("application/json")) || isJSON(string(c.contentType))))
+}
+
+// forwardHooked runs the pre-hooks, then makes the call as they leave it.
+// A call they leave as it was goes to Docker byte for byte, as an unhooked
+// one does; a changed one gets a new request line and Content-Length.
+func (lc *leanConn) forwardHooked(c *leanCall, head []byte, st *state, pre []*boundHook) (keepAlive bool) {
+	p := lc.ll.proxy
+	c.start = time.Now()
+	lc.request = append(lc.request[:0], head...)
+	head = lc.request
+	lc.br.Discard(len(head)) //nolint:errcheck // Peeked, so there
+	if cap(lc.body) < int(c.length) {
+		lc.body = make([]byte, c.length)
+	}
+	body := lc.body[:c.length]
+	if _, err := io.ReadFull(lc.br, body); err != nil {
+		p.logger.Debug("client went away", "method", c.method, "request", string(c.target), "error", err)
+		return false
+	}
+	path, rawQuery := c.path, ""
+	if q := bytes.IndexByte(c.target, '?'); q >= 0 {
+		rawQuery = string(c.target[q+1:])
+	}
+	req := ClientRequest{Method: c.method, Request: joinRequest(path, rawQuery)}
+	if len(body) > 0 {
+		text := string(body)
+		req.Body = &text
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch := chain{logger: p.logger, budget: p.hookBudget, scope: st.matcher, method: c.method, path: path, bodyReplaceable: true}
+	watch := lc.watchHangUp(nil, cancel)
+	out, answer, err := ch.runPre(ctx, pre, req)
+	if watch.end() {
+		p.logger.Debug("client went away", "method", c.method, "request", req.Request)
+		return false
+	}
+	switch {
+	case err != nil:
+		return lc.fail(c, req.Request, err)
+	case answer != nil: // only the short-circuit extension answers, and it goes to net/http; for safety
+		return lc.writeAnswer(answer.Code, answer.ContentType, []byte(BodyText(answer.Body)), c.close) && !c.close
+	case out.Method == req.Method && out.Request == req.Request && BodyText(out.Body) == BodyText(req.Body):
+		c.length = 0 // the body is in hand, not in the buffer
+		return lc.exchange(c, head, body)
+	}
+	newPath, newQuery, err := splitRequest(out.Request) // the chain only applies Requests that split
+	if err != nil {
+		return lc.fail(c, req.Request, err)
+	}
+	text := BodyText(out.Body)
+	lc.rewritten = rewriteHead(lc.rewritten[:0], c, head, out.Method, joinRequest(newPath, newQuery), len(text))
+	c.method, c.target, c.skips, c.length = out.Method, []byte(out.Request), 0, 0
+	return lc.exchange(c, lc.rewritten, []byte(text))
+}
+
+// rewriteHead is head with a new request line and Content-Length, as a
+// pre-hook left the call; the other headers stay as the client sent them,
+// hop-by-hop ones left out.
+func rewriteHead(dst []byte, c *leanCall, head []byte, method, target string, length int) []byte {
+	dst = append(dst, method...)
+	dst = append(dst, ' ')
+	dst = append(dst, strings.ReplaceAll(target, " ", "%20")...) // a hook's query may hold a space
+	dst = append(dst, " HTTP/1.1\r\n"...)
+	rest := head[bytes.IndexByte(head, '\n')+1:]
+	start := len(head) - len(rest)
+	for off := 0; off < len(rest); {
+		eol := bytes.IndexByte(rest[off:], '\n')
+		if eol < 0 {
+			break
+		}
+		line, at := rest[off:off+eol+1], start+off
+		off += eol + 1
+		if len(line) <= 2 {
+			break
+		}
+		if at == c.lengthLine || c.isSkipped(at) {
+			continue
+		}
+		dst = append(dst, line...)
+	}
+	if length > 0 {
+		dst = append(dst, "Content-Length: "...)
+		dst = strconv.AppendInt(dst, int64(length), 10)
+		dst = append(dst, "\r\n"...)
+	}
+	return append(dst, "\r\n"...)
+}
+
+func (c *leanCall) isSkipped(at int) bool {
+	for i := 0; i < c.skips; i++ {
+		if c.skip[i][0] == at {
+			return true
+		}
+	}
+	return false
+}
+
+// fail answers the client with err as call.fail does on net/http's side:
+// a hook's rejection as the hook wrote it, anything else as Docker's error
+// shape with a status that fits.
+func (lc *leanConn) fail(c *leanCall, request string, err error) (keepAlive bool) {
+	var rej *Rejection
+	if errors.As(err, &rej) {
+		return lc.writeAnswer(rej.Code, rej.ContentType, rej.Body, c.close) && !c.close
+	}
+	code := http.StatusBadGateway
+	if errors.Is(err, context.DeadlineExceeded) {
+		code = http.StatusGatewayTimeout
+	}
+	lc.ll.proxy.logger.Error("call failed", "method", c.method, "request", request,
+		"status", code, "duration", time.Since(c.start), "error", err)
+	return lc.writeError(code, err.Error(), c.close) && !c.close
+}
+
 // forward makes one call: the head from the client's buffer, the body,
 // then Docker's answer back. It reports whether the connection can carry
 // another call.
 func (lc *leanConn) forward(c *leanCall, head []byte) (keepAlive bool) {
-	p := lc.ll.proxy
-	up := p.upstream
 	c.start = time.Now()
 	// The head leaves the buffer, which from here on holds only what comes
 	// after this call: the hang-up watch reads there. The copy is for a
 	// second try.
 	lc.request = append(lc.request[:0], head...)
-	head = lc.request
 	lc.br.Discard(len(head)) //nolint:errcheck // Peeked, so there
+	return lc.exchange(c, lc.request, nil)
+}
+
+// exchange sends head, then body if not nil, else c.length bytes from the
+// client's buffer, and relays Docker's answer.
+func (lc *leanConn) exchange(c *leanCall, head, body []byte) (keepAlive bool) {
+	p := lc.ll.proxy
+	up := p.upstream
 	var dc *daemonConn
 	var watch *hangUpWatch
 	var err error
@@ -548,9 +706,9 @@ func (lc *leanConn) forward(c *leanCall, head []byte) (keepAlive bool) {
 		if err != nil {
 			break
 		}
-		err = lc.send(dc, c, head)
+		err = lc.send(dc, c, head, body)
 		if err == nil {
-			watch = lc.watchHangUp(dc)
+			watch = lc.watchHangUp(dc, nil)
 			if err = lc.readAnswerHead(dc); err != nil && watch.end() {
 				err = errClientGone
 			}
@@ -582,13 +740,14 @@ func (lc *leanConn) forward(c *leanCall, head []byte) (keepAlive bool) {
 }
 
 // send writes the request head, without its hop-by-hop lines, and the body.
-func (lc *leanConn) send(dc *daemonConn, c *leanCall, head []byte) error {
+func (lc *leanConn) send(dc *daemonConn, c *leanCall, head, body []byte) error {
 	at := 0
 	for i := 0; i < c.skips; i++ {
 		dc.bw.Write(head[at:c.skip[i][0]]) //nolint:errcheck // bufio keeps the error for Flush
 		at = c.skip[i][1]
 	}
 	dc.bw.Write(head[at:]) //nolint:errcheck // as above
+	dc.bw.Write(body)      //nolint:errcheck // as above
 	if c.length > 0 {
 		if err := lc.ll.proxy.upstream.pipe(dc.bw, dc.Conn, lc.br, lc.conn, c.length); err != nil {
 			return fmt.Errorf("sending the request body: %w", err)
@@ -625,7 +784,7 @@ func (lc *leanConn) readAnswerHead(dc *daemonConn) error {
 			if err != nil {
 				return err
 			}
-			if line := string(lc.head[lineStart:]); lineStart > 0 && (line == "\r\n" || line == "\n") {
+			if line := lc.head[lineStart:]; lineStart > 0 && (bytes.Equal(line, []byte("\r\n")) || bytes.Equal(line, []byte("\n"))) {
 				break
 			}
 			lineStart = len(lc.head)
@@ -822,10 +981,17 @@ func isHopByHop(name []byte, named [][]byte) bool {
 // writeError answers with Docker's error shape, as writeError does on
 // net/http's side.
 func (lc *leanConn) writeError(code int, message string, closing bool) bool {
-	body := dockerError("powerstrip: " + message)
+	return lc.writeAnswer(code, "application/json", dockerError("powerstrip: "+message), closing)
+}
+
+// writeAnswer answers the call itself.
+func (lc *leanConn) writeAnswer(code int, contentType string, body []byte, closing bool) bool {
 	bw := lc.bw
-	fmt.Fprintf(bw, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nDate: %s\r\n",
+	fmt.Fprintf(bw, "HTTP/1.1 %d %s\r\nContent-Length: %d\r\nDate: %s\r\n",
 		code, http.StatusText(code), len(body), time.Now().UTC().Format(http.TimeFormat))
+	if contentType != "" {
+		fmt.Fprintf(bw, "Content-Type: %s\r\n", headerValue(contentType))
+	}
 	if closing {
 		bw.WriteString("Connection: close\r\n") //nolint:errcheck // bufio keeps the error for Flush
 	}
@@ -840,46 +1006,67 @@ const watchDelay = 10 * time.Millisecond
 
 // hangUpWatch watches a client's connection while Docker works on its
 // call, which may take minutes (wait, stop) or stream for hours (events,
-// logs -f): if the client hangs up, it closes Docker's connection, which
-// ends the call there too, as net/http's background read does on its side.
-// The watch starts after watchDelay; end stops it.
+// logs -f): if the client hangs up, it closes Docker's connection, or
+// cancels the hooks, which ends the call there too, as net/http's
+// background read does on its side. A connection has one, armed for each
+// call; the watch starts watchDelay after arm, and end stops it.
 type hangUpWatch struct {
-	lc         *leanConn
-	dc         *daemonConn
-	timer      *time.Timer
+	lc    *leanConn
+	timer *time.Timer
+	// mu guards ended, reading, and what a hang-up ends: dc or cancel.
 	mu         sync.Mutex
 	ended      bool
-	reading    chan struct{} // closed when the watching read returns; nil before the watch starts
+	reading    chan struct{} // closed when the watching read returns; nil until the watch starts
+	dc         *daemonConn
+	cancel     context.CancelFunc
 	stopping   atomic.Bool
 	clientGone atomic.Bool
 }
 
-// watchHangUp arranges the watch of lc's connection for one call on dc.
-// Nothing of lc's buffer may be read until end.
-func (lc *leanConn) watchHangUp(dc *daemonConn) *hangUpWatch {
-	w := &hangUpWatch{lc: lc, dc: dc}
-	w.timer = time.AfterFunc(watchDelay, w.start)
+// watchHangUp arms lc's watch for one call, whose hang-up closes dc or
+// calls cancel. Nothing of lc's buffer may be read until end.
+func (lc *leanConn) watchHangUp(dc *daemonConn, cancel context.CancelFunc) *hangUpWatch {
+	w := &lc.watch
+	w.mu.Lock()
+	w.ended, w.reading, w.dc, w.cancel = false, nil, dc, cancel
+	w.mu.Unlock()
+	w.stopping.Store(false)
+	w.clientGone.Store(false)
+	if w.timer == nil {
+		w.lc = lc
+		w.timer = time.AfterFunc(watchDelay, w.start)
+	} else {
+		w.timer.Reset(watchDelay)
+	}
 	return w
 }
 
+// start runs when the timer fires, which may be late, after end: then it
+// does nothing.
 func (w *hangUpWatch) start() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.ended {
+	if w.ended || w.reading != nil {
 		return
 	}
-	w.reading = make(chan struct{})
+	reading, dc, cancel := make(chan struct{}), w.dc, w.cancel
+	w.reading = reading
 	go func() {
-		defer close(w.reading)
+		defer close(reading)
 		if _, err := w.lc.br.Peek(1); err != nil && !w.stopping.Load() {
 			w.clientGone.Store(true)
-			w.dc.Close()
+			if dc != nil {
+				dc.Close()
+			}
+			if cancel != nil {
+				cancel()
+			}
 		}
 		// Anything read is the next call, pipelined; it waits in the buffer.
 	}()
 }
 
-// end stops the watch, once, and reports whether the client hung up.
+// end stops the watch and reports whether the client hung up.
 func (w *hangUpWatch) end() (clientGone bool) {
 	w.timer.Stop()
 	w.mu.Lock()
@@ -889,6 +1076,7 @@ func (w *hangUpWatch) end() (clientGone bool) {
 	}
 	w.ended = true
 	reading := w.reading
+	w.dc, w.cancel = nil, nil
 	w.mu.Unlock()
 	if reading != nil {
 		w.stopping.Store(true)

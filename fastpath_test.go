@@ -263,11 +263,15 @@ func TestLeanPathAnswers(t *testing.T) {
 }
 
 // Calls the lean path does not take go to net/http with the bytes already
-// read, on the same connection, and get the same answers: a hooked call,
-// then calls after it, and the requests net/http is there to judge.
+// read, on the same connection, and get the same answers: a call with a
+// post-hook, then calls after it, and the requests net/http is there to
+// judge.
 func TestLeanPathHandsOver(t *testing.T) {
 	d := newRawDaemon(t, answerJSON(200, `{}`))
-	cfg := &Config{Version: 1, Endpoints: []Endpoint{{Method: "POST", Pattern: "/*/containers/create", Pre: []string{"tag"}}}}
+	cfg := &Config{Version: 1, Endpoints: []Endpoint{
+		{Method: "POST", Pattern: "/*/containers/create", Pre: []string{"tag"}},
+		{Method: "GET", Pattern: "/*/info", Post: []string{"noop"}},
+	}}
 	tag := HookFunc(func(_ context.Context, req *HookRequest) (*HookResponse, error) {
 		sep := "?"
 		if strings.Contains(req.ClientRequest.Request, "?") {
@@ -276,21 +280,25 @@ func TestLeanPathHandsOver(t *testing.T) {
 		return &HookResponse{ModifiedClientRequest: &ClientRequest{Method: req.ClientRequest.Method,
 			Request: req.ClientRequest.Request + sep + "tagged=1", Body: req.ClientRequest.Body}}, nil
 	})
-	_, addr := leanProxy(t, d.addr(), cfg, WithHook("tag", tag))
+	noop := HookFunc(func(context.Context, *HookRequest) (*HookResponse, error) { return nil, nil })
+	_, addr := leanProxy(t, d.addr(), cfg, WithHook("tag", tag), WithHook("noop", noop))
 	c := dialRaw(t, addr)
 
-	if resp, _ := c.call(t, "GET /v1.41/info HTTP/1.1\r\nHost: docker\r\nx-case: lean\r\n\r\n"); resp.StatusCode != 200 {
+	if resp, _ := c.call(t, "GET /v1.41/version HTTP/1.1\r\nHost: docker\r\nx-case: lean\r\n\r\n"); resp.StatusCode != 200 {
 		t.Fatal(resp.Status)
 	}
 	if got := d.request(t); !strings.Contains(got, "x-case: lean") {
 		t.Fatalf("the first call did not take the lean path: %q", got)
 	}
-	resp, _ := c.call(t, "POST /v1.41/containers/create?name=a HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
-	if got := d.request(t); resp.StatusCode != 200 || !strings.HasPrefix(got, "POST /v1.41/containers/create?name=a&tagged=1 ") {
-		t.Fatalf("hooked call: %s, Docker got %q", resp.Status, got)
-	}
-	// The connection is net/http's now, which writes header names its way.
 	if resp, _ := c.call(t, "GET /v1.41/info HTTP/1.1\r\nHost: docker\r\nx-case: lean\r\n\r\n"); resp.StatusCode != 200 {
+		t.Fatal(resp.Status)
+	}
+	// net/http writes header names its way.
+	if got := d.request(t); !strings.Contains(got, "X-Case: lean") {
+		t.Fatalf("the call with a post-hook was not handed over: %q", got)
+	}
+	// The connection is net/http's now.
+	if resp, _ := c.call(t, "GET /v1.41/version HTTP/1.1\r\nHost: docker\r\nx-case: lean\r\n\r\n"); resp.StatusCode != 200 {
 		t.Fatal(resp.Status)
 	}
 	if got := d.request(t); !strings.Contains(got, "X-Case: lean") {
@@ -322,6 +330,59 @@ func TestLeanPathHandsOver(t *testing.T) {
 			t.Fatalf("%s %q", resp.Status, body)
 		}
 	})
+}
+
+// Pre-hooks of the plain protocol run on the lean path: a call they leave
+// as it was reaches Docker byte for byte; a changed one gets its new
+// request line, body and Content-Length, the client's other headers kept;
+// a rejection or a failing hook answers the client, and the connection
+// carries on.
+func TestLeanPathPreHooks(t *testing.T) {
+	d := newRawDaemon(t, answerJSON(201, `{"Id":"4f1c"}`))
+	cfg := &Config{Version: 1, Endpoints: []Endpoint{
+		{Method: "POST", Pattern: "/*/containers/create", Pre: []string{"env"}},
+		{Method: "GET", Pattern: "/**", Pre: []string{"look"}},
+		{Method: "DELETE", Pattern: "/**", Pre: []string{"deny"}},
+		{Method: "POST", Pattern: "/*/containers/*/kill", Pre: []string{"broken"}},
+	}}
+	env := HookFunc(func(_ context.Context, req *HookRequest) (*HookResponse, error) {
+		body := `{"Image":"a","Env":["X=1"]}`
+		return &HookResponse{ModifiedClientRequest: &ClientRequest{Request: req.ClientRequest.Request + "&labelled=1", Body: &body}}, nil
+	})
+	look := HookFunc(func(context.Context, *HookRequest) (*HookResponse, error) { return nil, nil })
+	deny := HookFunc(func(context.Context, *HookRequest) (*HookResponse, error) { return nil, Reject(403, "no deleting") })
+	broken := HookFunc(func(context.Context, *HookRequest) (*HookResponse, error) { return nil, errors.New("adapter broke") })
+	_, addr := leanProxy(t, d.addr(), cfg, WithHook("env", env), WithHook("look", look), WithHook("deny", deny), WithHook("broken", broken))
+	c := dialRaw(t, addr)
+
+	resp, body := c.call(t, "POST /v1.41/containers/create?name=a HTTP/1.1\r\nHost: docker\r\nContent-Length: 13\r\n"+
+		"x-case: kept\r\nConnection: keep-alive\r\nContent-Type: application/json\r\n\r\n{\"Image\":\"a\"}")
+	want := "POST /v1.41/containers/create?name=a&labelled=1 HTTP/1.1\r\nHost: docker\r\nx-case: kept\r\n" +
+		"Content-Type: application/json\r\nContent-Length: 27\r\n\r\n{\"Image\":\"a\",\"Env\":[\"X=1\"]}"
+	if got := d.request(t); got != want || resp.StatusCode != 201 || body != `{"Id":"4f1c"}` {
+		t.Fatalf("rewritten call: %s %q; Docker got\n%q\nwant\n%q", resp.Status, body, got, want)
+	}
+	resp, _ = c.call(t, "GET /v1.41/containers/json?all=1 HTTP/1.1\r\nHost: docker\r\nx-case: kept\r\n\r\n")
+	if got := d.request(t); got != "GET /v1.41/containers/json?all=1 HTTP/1.1\r\nHost: docker\r\nx-case: kept\r\n\r\n" || resp.StatusCode != 201 {
+		t.Fatalf("untouched call: %s; Docker got %q", resp.Status, got)
+	}
+	resp, body = c.call(t, "DELETE /v1.41/containers/a HTTP/1.1\r\nHost: docker\r\n\r\n")
+	if resp.StatusCode != 403 || body != `{"message":"no deleting"}`+"\n" || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("rejected call: %s %q", resp.Status, body)
+	}
+	resp, body = c.call(t, "POST /v1.41/containers/a/kill HTTP/1.1\r\nHost: docker\r\n\r\n")
+	if resp.StatusCode != 502 || !strings.Contains(body, "adapter broke") {
+		t.Fatalf("failing hook: %s %q", resp.Status, body)
+	}
+	select {
+	case got := <-d.requests:
+		t.Fatalf("Docker received a call the hooks stopped: %q", got)
+	default:
+	}
+	if resp, _ := c.call(t, "GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n"); resp.StatusCode != 201 {
+		t.Fatalf("after the failures: %s", resp.Status)
+	}
+	d.request(t)
 }
 
 // When Docker cannot be reached, the lean path answers as net/http's side

@@ -294,6 +294,9 @@ func excerpt(b []byte) string {
 // isJSON reports whether a Content-Type names JSON: application/json, with
 // or without parameters, or a +json type.
 func isJSON(contentType string) bool {
+	if strings.EqualFold(contentType, "application/json") {
+		return true // what Docker clients send, without the parser's allocations
+	}
 	mt, _, err := mime.ParseMediaType(contentType)
 	if err != nil {
 		return false

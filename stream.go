@@ -227,12 +227,13 @@ func takesOver(method, path string, h http.Header) bool {
 	if method != http.MethodPost {
 		return false
 	}
-	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
-	if len(segs) > 0 && isVersionSegment(segs[0]) {
-		segs = segs[1:]
+	kind, rest, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	if isVersionSegment(kind) {
+		kind, rest, _ = strings.Cut(rest, "/")
 	}
-	return len(segs) == 3 && segs[1] != "" &&
-		((segs[0] == "containers" && segs[2] == "attach") || (segs[0] == "exec" && segs[2] == "start"))
+	id, verb, ok := strings.Cut(rest, "/")
+	return ok && id != "" && !strings.Contains(verb, "/") &&
+		((kind == "containers" && verb == "attach") || (kind == "exec" && verb == "start"))
 }
 
 // isRawStream reports whether a Content-Type is one of Docker's
@@ -575,6 +576,29 @@ type daemonConn struct {
 	net.Conn
 	br *bufio.Reader
 	bw *bufio.Writer
+	// raw and peek are made once, for stillOpen: made per check, they
+	// would cost two allocations a call.
+	raw  syscall.RawConn // nil for TLS, which cannot be peeked at
+	peek func(fd uintptr) bool
+	open bool // peek's finding
+}
+
+func newDaemonConn(c net.Conn) *daemonConn {
+	dc := &daemonConn{Conn: c, br: bufio.NewReader(c), bw: bufio.NewWriter(c)}
+	if sc, ok := c.(syscall.Conn); ok {
+		dc.raw, _ = sc.SyscallConn()
+	}
+	dc.peek = dc.peekFD
+	return dc
+}
+
+// peekFD looks at the socket without blocking: an idle connection has
+// nothing to read (EAGAIN); one the daemon closed reads EOF.
+func (dc *daemonConn) peekFD(fd uintptr) bool {
+	var b [1]byte
+	n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	dc.open = n < 0 && (err == syscall.EAGAIN || err == syscall.EWOULDBLOCK)
+	return true // never wait
 }
 
 // maxIdleConns bounds the pool; more idle connections are closed.
@@ -605,7 +629,7 @@ func (up *upstream) getConn(ctx context.Context) (dc *daemonConn, reused bool, e
 		return nil, false, err
 	}
 	up.active.Add(1)
-	return &daemonConn{Conn: c, br: bufio.NewReader(c), bw: bufio.NewWriter(c)}, false, nil
+	return newDaemonConn(c), false, nil
 }
 
 // putConn returns a connection whose exchange ended cleanly to the pool.
@@ -647,22 +671,11 @@ func stillOpen(dc *daemonConn) bool {
 	if dc.br.Buffered() > 0 {
 		return false
 	}
-	sc, ok := dc.Conn.(syscall.Conn)
-	if !ok {
-		return true
+	if dc.raw == nil {
+		return true // TLS: a failure on it is retried
 	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
-	open := false
-	var b [1]byte
-	err = raw.Read(func(fd uintptr) bool {
-		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		open = n < 0 && (err == syscall.EAGAIN || err == syscall.EWOULDBLOCK)
-		return true // never wait
-	})
-	return err == nil && open
+	dc.open = false
+	return dc.raw.Read(dc.peek) == nil && dc.open
 }
 
 // roundTrip sends out to the daemon on a pooled connection and returns the

@@ -1,7 +1,9 @@
 // Command httpbench serves the proxies of the pass-through benchmark that
 // need Go code (scripts/bench-http.sh runs it): httputil.ReverseProxy,
-// Powerstrip with one in-process hook, and a protocol v1 adapter that
-// changes nothing. Each listens on loopback until killed.
+// Powerstrip with one in-process hook (served with Serve, as the binary
+// does), Powerstrip with no hook served by net/http alone (srv.Serve, no
+// lean path), and a protocol v1 adapter that changes nothing. Each listens
+// on loopback until killed.
 package main
 
 import (
@@ -18,7 +20,7 @@ import (
 )
 
 func main() {
-	mode := flag.String("mode", "", "reverseproxy, inprocess or adapter")
+	mode := flag.String("mode", "", "reverseproxy, inprocess, nethttp or adapter")
 	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
 	upstream := flag.String("upstream", "", "tcp://host:port or unix:///path")
 	flag.Parse()
@@ -30,6 +32,16 @@ func main() {
 		noop := powerstrip.HookFunc(func(context.Context, *powerstrip.HookRequest) (*powerstrip.HookResponse, error) { return nil, nil })
 		cfg := &powerstrip.Config{Version: 1, Endpoints: []powerstrip.Endpoint{{Method: "*", Pattern: "/**", Pre: []string{"noop"}}}}
 		p, err := powerstrip.New(cfg, powerstrip.WithUpstream(*upstream), powerstrip.WithHook("noop", noop))
+		if err != nil {
+			log.Fatal(err)
+		}
+		l, err := net.Listen("tcp", *listen)
+		if err != nil {
+			log.Fatal(err)
+		}
+		log.Fatal(p.Serve(&http.Server{Handler: p}, l))
+	case "nethttp":
+		p, err := powerstrip.New(nil, powerstrip.WithUpstream(*upstream))
 		if err != nil {
 			log.Fatal(err)
 		}
