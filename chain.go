@@ -168,8 +168,8 @@ type chain struct {
 	budget, spent time.Duration
 	// caller is who is calling, when known (the caller extension).
 	caller *Caller
-	// ran are the pre-hooks that ran and applied, for unwind; final is the
-	// request as it stood when the chain ended.
+	// ran are the pre-hooks with the unwind extension that ran and
+	// applied; final is the request as it stood when the chain ended.
 	ran   []*boundHook
 	final ClientRequest
 }
@@ -199,7 +199,9 @@ func (c *chain) runPre(ctx context.Context, hooks []*boundHook, req ClientReques
 		if resp != nil && resp.ModifiedClientRequest != nil {
 			req = c.applyRequest(h, req, resp.ModifiedClientRequest)
 		}
-		c.ran = append(c.ran, h)
+		if h.ext.Unwind { // only they are told, and most chains have none
+			c.ran = append(c.ran, h)
+		}
 		if c.logger.Enabled(ctx, slog.LevelDebug) {
 			c.logger.Debug("chain step", append([]any{"adapter", h.name, "type", PreHook, "duration", took, "status", "ok"},
 				requestChanges(before, req)...)...)
@@ -389,10 +391,20 @@ func (c *chain) call(ctx context.Context, h *boundHook, req *HookRequest) (*Hook
 	var resp *HookResponse
 	var err error
 	if timeout > 0 {
-		hctx, cancel := context.WithTimeout(ctx, timeout)
+		// A call's context may carry this hook's deadline already (the
+		// lean path sets it for a chain of one); a child for the same
+		// deadline would only cost.
+		hctx, cancel := ctx, context.CancelFunc(nil)
+		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > timeout {
+			hctx, cancel = context.WithTimeout(ctx, timeout)
+		}
 		resp, err = safeServeHook(hctx, h.hook, req)
-		cancel()
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		if cancel != nil {
+			cancel()
+		}
+		// The call's context ends early only when the client hangs up
+		// (Canceled); its deadline is a hook's.
+		if errors.Is(err, context.DeadlineExceeded) && !errors.Is(ctx.Err(), context.Canceled) {
 			limit := "its timeout"
 			if byBudget {
 				limit = fmt.Sprintf("what was left of the call's hook budget of %v", c.budget)
@@ -418,7 +430,7 @@ func (c *chain) call(ctx context.Context, h *boundHook, req *HookRequest) (*Hook
 			return nil, took, rej
 		}
 	}
-	if ctx.Err() != nil {
+	if errors.Is(ctx.Err(), context.Canceled) {
 		// The client hung up: nothing to report to it, nor to ignore.
 		return nil, took, ctx.Err()
 	}

@@ -592,32 +592,58 @@ func (lc *leanConn) forwardHooked(c *leanCall, head []byte, st *state, pre []*bo
 		text := string(body)
 		req.Body = &text
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	// The hooks' context, which a hang-up cancels. A chain of one hook gets
+	// that hook's deadline here, so the chain need not make a context of
+	// its own for it; a longer chain is bounded by the budget, and each
+	// hook by its own timeout within it.
+	ctx, cancel := context.WithTimeout(context.Background(), chainDeadline(pre, p.hookBudget))
 	defer cancel()
 	ch := chain{logger: p.logger, budget: p.hookBudget, scope: st.matcher, method: c.method, path: path, bodyReplaceable: true}
+	// The watch stays armed into the exchange, which points it at
+	// Docker's connection.
 	watch := lc.watchHangUp(nil, cancel)
 	out, answer, err := ch.runPre(ctx, pre, req)
-	if watch.end() {
-		p.logger.Debug("client went away", "method", c.method, "request", req.Request)
-		return false
-	}
-	switch {
-	case err != nil:
-		return lc.fail(c, req.Request, err)
-	case answer != nil: // only the short-circuit extension answers, and it goes to net/http; for safety
+	if err != nil || answer != nil {
+		if watch.end() {
+			p.logger.Debug("client went away", "method", c.method, "request", req.Request)
+			return false
+		}
+		if err != nil {
+			return lc.fail(c, req.Request, err)
+		}
+		// Only the short-circuit extension answers, and it goes to
+		// net/http's side; this is for safety.
 		return lc.writeAnswer(answer.Code, answer.ContentType, []byte(BodyText(answer.Body)), c.close) && !c.close
-	case out.Method == req.Method && out.Request == req.Request && BodyText(out.Body) == BodyText(req.Body):
+	}
+	if out.Method == req.Method && out.Request == req.Request && BodyText(out.Body) == BodyText(req.Body) {
 		c.length = 0 // the body is in hand, not in the buffer
-		return lc.exchange(c, head, body)
+		return lc.exchange(c, head, body, watch)
 	}
 	newPath, newQuery, err := splitRequest(out.Request) // the chain only applies Requests that split
 	if err != nil {
+		if watch.end() {
+			return false
+		}
 		return lc.fail(c, req.Request, err)
 	}
 	text := BodyText(out.Body)
 	lc.rewritten = rewriteHead(lc.rewritten[:0], c, head, out.Method, joinRequest(newPath, newQuery), len(text))
 	c.method, c.target, c.skips, c.length = out.Method, []byte(out.Request), 0, 0
-	return lc.exchange(c, lc.rewritten, []byte(text))
+	return lc.exchange(c, lc.rewritten, []byte(text), watch)
+}
+
+// chainDeadline is how long the hooks of a lean call may take in all.
+func chainDeadline(pre []*boundHook, budget time.Duration) time.Duration {
+	d := budget
+	if len(pre) == 1 && (d <= 0 || pre[0].timeout < d) {
+		d = pre[0].timeout
+	}
+	if d <= 0 { // no budget: each hook's timeout, end to end
+		for _, h := range pre {
+			d += h.timeout
+		}
+	}
+	return d
 }
 
 // rewriteHead is head with a new request line and Content-Length, as a
@@ -689,16 +715,16 @@ func (lc *leanConn) forward(c *leanCall, head []byte) (keepAlive bool) {
 	// second try.
 	lc.request = append(lc.request[:0], head...)
 	lc.br.Discard(len(head)) //nolint:errcheck // Peeked, so there
-	return lc.exchange(c, lc.request, nil)
+	return lc.exchange(c, lc.request, nil, nil)
 }
 
 // exchange sends head, then body if not nil, else c.length bytes from the
-// client's buffer, and relays Docker's answer.
-func (lc *leanConn) exchange(c *leanCall, head, body []byte) (keepAlive bool) {
+// client's buffer, and relays Docker's answer. watch, if not nil, is the
+// call's armed hang-up watch, from its hooks.
+func (lc *leanConn) exchange(c *leanCall, head, body []byte, watch *hangUpWatch) (keepAlive bool) {
 	p := lc.ll.proxy
 	up := p.upstream
 	var dc *daemonConn
-	var watch *hangUpWatch
 	var err error
 	for attempt := 0; ; attempt++ {
 		var reused bool
@@ -706,12 +732,23 @@ func (lc *leanConn) exchange(c *leanCall, head, body []byte) (keepAlive bool) {
 		if err != nil {
 			break
 		}
-		err = lc.send(dc, c, head, body)
+		armed := watch != nil && !watch.isEnded()
+		if armed && !watch.retarget(dc) {
+			err = errClientGone // during the hooks
+		}
 		if err == nil {
-			watch = lc.watchHangUp(dc, nil)
-			if err = lc.readAnswerHead(dc); err != nil && watch.end() {
-				err = errClientGone
-			}
+			err = lc.send(dc, c, head, body)
+		}
+		if err == nil && !armed {
+			// Only now: sending may read the body from the client's
+			// buffer, where the watch reads.
+			watch, armed = lc.watchHangUp(dc, nil), true
+		}
+		if err == nil {
+			err = lc.readAnswerHead(dc)
+		}
+		if err != nil && armed && watch.end() {
+			err = errClientGone
 		}
 		if err == nil {
 			break
@@ -723,6 +760,9 @@ func (lc *leanConn) exchange(c *leanCall, head, body []byte) (keepAlive bool) {
 		if !reused || attempt > 0 || c.length > 0 || err == errClientGone {
 			break
 		}
+	}
+	if err != nil && err != errClientGone && watch != nil && watch.end() { // the hooks' watch, if the dial failed
+		err = errClientGone
 	}
 	if err == errClientGone {
 		p.logger.Debug("client went away", "method", c.method, "request", string(c.target))
@@ -1049,12 +1089,17 @@ func (w *hangUpWatch) start() {
 	if w.ended || w.reading != nil {
 		return
 	}
-	reading, dc, cancel := make(chan struct{}), w.dc, w.cancel
+	reading := make(chan struct{})
 	w.reading = reading
 	go func() {
 		defer close(reading)
 		if _, err := w.lc.br.Peek(1); err != nil && !w.stopping.Load() {
+			// What the hang-up ends is read now: retarget may have moved
+			// the watch from the hooks to Docker's connection.
+			w.mu.Lock()
 			w.clientGone.Store(true)
+			dc, cancel := w.dc, w.cancel
+			w.mu.Unlock()
 			if dc != nil {
 				dc.Close()
 			}
@@ -1064,6 +1109,21 @@ func (w *hangUpWatch) start() {
 		}
 		// Anything read is the next call, pipelined; it waits in the buffer.
 	}()
+}
+
+// retarget points an armed watch at Docker's connection: a hang-up from
+// now on closes dc. It reports false if the client hung up already.
+func (w *hangUpWatch) retarget(dc *daemonConn) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.dc = dc
+	return !w.clientGone.Load()
+}
+
+func (w *hangUpWatch) isEnded() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.ended
 }
 
 // end stops the watch and reports whether the client hung up.

@@ -430,6 +430,61 @@ func TestLeanPathClientHangsUp(t *testing.T) {
 	}
 }
 
+// A client that hangs up while a pre-hook runs on the lean path cancels
+// the hook's context, and Docker is never called; one that hangs up once
+// the hooks let the call through ends Docker's side of it.
+func TestLeanPathHangUpDuringHooks(t *testing.T) {
+	dockerSawEOF := make(chan struct{})
+	d := newRawDaemon(t, func(_ string, c net.Conn) {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); errors.Is(err, io.EOF) {
+			close(dockerSawEOF)
+		}
+	})
+	entered, cancelled := make(chan struct{}, 1), make(chan struct{})
+	hold := HookFunc(func(ctx context.Context, req *HookRequest) (*HookResponse, error) {
+		if !strings.Contains(req.ClientRequest.Request, "hold") {
+			return nil, nil
+		}
+		entered <- struct{}{}
+		select {
+		case <-ctx.Done():
+			close(cancelled)
+		case <-time.After(10 * time.Second):
+		}
+		return nil, ctx.Err()
+	})
+	cfg := &Config{Version: 1, Endpoints: []Endpoint{{Method: "POST", Pattern: "/**", Pre: []string{"hold"}}}}
+	_, addr := leanProxy(t, d.addr(), cfg, WithHook("hold", hold))
+
+	c := dialRaw(t, addr)
+	io.WriteString(c.conn, "POST /containers/x/wait?hold=1 HTTP/1.1\r\nHost: docker\r\n\r\n")
+	<-entered
+	c.conn.Close()
+	select {
+	case <-cancelled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the hook's context was not cancelled when the client hung up")
+	}
+
+	c = dialRaw(t, addr)
+	io.WriteString(c.conn, "POST /containers/x/wait HTTP/1.1\r\nHost: docker\r\n\r\n")
+	if got := d.request(t); !strings.HasPrefix(got, "POST /containers/x/wait ") {
+		t.Fatalf("Docker got %q", got)
+	}
+	c.conn.Close()
+	select {
+	case <-dockerSawEOF:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Docker's connection stayed open after the client hung up")
+	}
+	select {
+	case got := <-d.requests:
+		t.Fatalf("Docker received the call whose client hung up during the hooks: %q", got)
+	default:
+	}
+}
+
 // srv.Close closes the lean path's idle connections; Proxy.Shutdown
 // waits for a call in flight and lets it finish.
 func TestLeanPathShutdown(t *testing.T) {

@@ -50,6 +50,15 @@
 // it. A response is buffered for post-hooks when it is JSON or text (up to
 // WithResponseBufferLimit); binary and hijacked responses skip post-hooks,
 // as the protocol cannot carry them.
+//
+// # Serving
+//
+// A Proxy is an http.Handler, so srv.Serve(l) serves it. Proxy.Serve(srv, l)
+// serves it faster: a lean HTTP/1.1 forwarder reads each call's head in
+// place and, for a plain call that no hook matches or that only plain
+// pre-hooks match, forwards its bytes to Docker and Docker's answer back
+// without building an http.Request; every other call goes to srv with its
+// connection. The client cannot tell the two paths apart, but by speed.
 package powerstrip
 
 import (

@@ -40,7 +40,10 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	log.Fatal(http.Serve(l, proxy))
+	// Serve, rather than http.Serve: calls the hook does not touch take
+	// the lean path.
+	srv := &http.Server{Handler: proxy, ConnContext: powerstrip.ConnContext}
+	log.Fatal(proxy.Serve(srv, l))
 }
 
 // labeller is a pre-hook that adds a label to containers/create.
