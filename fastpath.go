@@ -242,6 +242,7 @@ type leanConn struct {
 	body          []byte // a request body read for pre-hooks, likewise
 	head          []byte // the answer's head, likewise
 	watch         hangUpWatch
+	readDeadline  time.Time // as last set; zero for none
 }
 
 func (ll *leanListener) serveConn(c net.Conn) {
@@ -273,21 +274,17 @@ func (lc *leanConn) serve() (handoff bool) {
 		if !lc.ll.proxy.lean.setIdle(lc, true) {
 			return false
 		}
-		switch {
-		case first:
-			setDeadline(lc.conn.SetReadDeadline, firstNonZero(srv.ReadHeaderTimeout, srv.ReadTimeout))
-		default:
-			setDeadline(lc.conn.SetReadDeadline, firstNonZero(srv.IdleTimeout, srv.ReadTimeout))
+		if first {
+			lc.setReadDeadline(firstNonZero(srv.ReadHeaderTimeout, srv.ReadTimeout), false)
+		} else if lc.br.Buffered() == 0 {
+			lc.setReadDeadline(firstNonZero(srv.IdleTimeout, srv.ReadTimeout), true)
 		}
 		_, err := lc.br.Peek(1)
 		lc.ll.proxy.lean.setIdle(lc, false)
 		if err != nil {
 			return false
 		}
-		if !first {
-			setDeadline(lc.conn.SetReadDeadline, firstNonZero(srv.ReadHeaderTimeout, srv.ReadTimeout))
-		}
-		n, err := lc.headLength()
+		n, err := lc.headLength(firstNonZero(srv.ReadHeaderTimeout, srv.ReadTimeout))
 		if err != nil {
 			return false // a partial head, then a hang-up or a timeout: net/http would close too
 		}
@@ -304,7 +301,11 @@ func (lc *leanConn) serve() (handoff bool) {
 		if !lc.takes(&call, pre, post) {
 			return true
 		}
-		setDeadline(lc.conn.SetReadDeadline, srv.ReadTimeout)
+		if srv.ReadTimeout != 0 || (call.length > 0 && int64(lc.br.Buffered()-n) < call.length) {
+			// The body is read under ReadTimeout, as in net/http; a body
+			// already in the buffer needs no deadline.
+			lc.setReadDeadline(srv.ReadTimeout, false)
+		}
 		if srv.WriteTimeout != 0 {
 			setDeadline(lc.conn.SetWriteDeadline, srv.WriteTimeout)
 		}
@@ -336,10 +337,10 @@ func setDeadline(set func(time.Time) error, d time.Duration) {
 }
 
 // headLength is the length of the request head at the start of the
-// buffer, waiting for all of it to arrive; 0 if it is longer than the
-// buffer, for net/http to take.
-func (lc *leanConn) headLength() (int, error) {
-	for {
+// buffer, waiting for all of it to arrive, within timeout of the call's
+// first byte; 0 if it is longer than the buffer, for net/http to take.
+func (lc *leanConn) headLength(timeout time.Duration) (int, error) {
+	for waited := false; ; waited = true {
 		buf, _ := lc.br.Peek(lc.br.Buffered())
 		if n := headEnd(buf); n > 0 {
 			return n, nil
@@ -347,10 +348,34 @@ func (lc *leanConn) headLength() (int, error) {
 		if len(buf) == lc.br.Size() {
 			return 0, nil
 		}
+		if !waited {
+			// Most heads come whole in one read; only a head that
+			// trickles in needs the header deadline.
+			lc.setReadDeadline(timeout, false)
+		}
 		if _, err := lc.br.Peek(len(buf) + 1); err != nil {
 			return 0, err
 		}
 	}
+}
+
+// setReadDeadline sets the read deadline to now+d, or none for 0. With
+// idle, a deadline set earlier that ends no more than an eighth of d early
+// is kept: moving it costs on every call, and net/http's IdleTimeout is not
+// that exact either.
+func (lc *leanConn) setReadDeadline(d time.Duration, idle bool) {
+	var t time.Time
+	if d > 0 {
+		now := time.Now()
+		if idle && !lc.readDeadline.IsZero() && lc.readDeadline.After(now.Add(d-d/8)) {
+			return
+		}
+		t = now.Add(d)
+	} else if lc.readDeadline.IsZero() {
+		return
+	}
+	lc.readDeadline = t
+	lc.conn.SetReadDeadline(t) //nolint:errcheck // a closed connection fails its next read, which ends it
 }
 
 // headEnd is the length of the head at the start of b, through the empty
@@ -1093,6 +1118,9 @@ func (w *hangUpWatch) start() {
 	w.reading = reading
 	go func() {
 		defer close(reading)
+		// The call was read whole; what deadline is left was for waiting
+		// on it, and must not end a watch that lasts as long as a stream.
+		w.lc.conn.SetReadDeadline(time.Time{}) //nolint:errcheck // a closed connection fails the read below
 		if _, err := w.lc.br.Peek(1); err != nil && !w.stopping.Load() {
 			// What the hang-up ends is read now: retarget may have moved
 			// the watch from the hooks to Docker's connection.
@@ -1143,6 +1171,7 @@ func (w *hangUpWatch) end() (clientGone bool) {
 		w.lc.conn.SetReadDeadline(time.Unix(1, 0)) //nolint:errcheck // ends the watching read
 		<-reading
 		w.lc.conn.SetReadDeadline(time.Time{}) //nolint:errcheck // the next call sets its own
+		w.lc.readDeadline = time.Time{}
 	}
 	return w.clientGone.Load()
 }

@@ -17,11 +17,15 @@ import (
 )
 
 // newLeanServer serves p as the binary does, with Serve's lean path in
-// front of net/http, under httptest's bookkeeping.
-func newLeanServer(t testing.TB, p *Proxy) *httptest.Server {
+// front of net/http, under httptest's bookkeeping. configure, if given,
+// sets up the http.Server first.
+func newLeanServer(t testing.TB, p *Proxy, configure ...func(*http.Server)) *httptest.Server {
 	t.Helper()
 	ts := httptest.NewUnstartedServer(p)
 	ts.Config.ConnContext = ConnContext
+	for _, f := range configure {
+		f(ts.Config)
+	}
 	ts.Listener = p.leanListener(ts.Config, ts.Listener)
 	ts.Start()
 	t.Cleanup(func() {
@@ -482,6 +486,49 @@ func TestLeanPathHangUpDuringHooks(t *testing.T) {
 	case got := <-d.requests:
 		t.Fatalf("Docker received the call whose client hung up during the hooks: %q", got)
 	default:
+	}
+}
+
+// The server's timeouts hold on the lean path: an idle connection and a
+// head that trickles in are closed; a stream that outlasts them is not.
+func TestLeanPathTimeouts(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	d := newRawDaemon(t, func(head string, c net.Conn) {
+		if !strings.HasPrefix(head, "GET /events") {
+			answerJSON(200, `{}`)(head, c)
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"+
+			"e\r\n{\"status\":\"a\"}\r\n")
+		<-time.After(3 * timeout) // what is tested: an event long after every timeout
+		io.WriteString(c, "e\r\n{\"status\":\"b\"}\r\n0\r\n\r\n")
+	})
+	p, err := New(nil, WithUpstream(d.addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := newLeanServer(t, p, func(srv *http.Server) {
+		srv.ReadHeaderTimeout, srv.IdleTimeout = timeout, timeout
+	}).Listener.Addr().String()
+
+	c := dialRaw(t, addr)
+	resp, body := c.call(t, "GET /events HTTP/1.1\r\nHost: docker\r\n\r\n")
+	if resp.StatusCode != 200 || body != `{"status":"a"}{"status":"b"}` {
+		t.Fatalf("the stream: %s %q", resp.Status, body)
+	}
+	d.request(t)
+	start := time.Now()
+	if _, err := c.br.ReadByte(); !errors.Is(err, io.EOF) {
+		t.Fatalf("the idle connection: %v, want EOF", err)
+	}
+	if idle := time.Since(start); idle < timeout*7/8 {
+		t.Fatalf("the idle connection was closed after %v, before IdleTimeout (%v)", idle, timeout)
+	}
+
+	c = dialRaw(t, addr)
+	io.WriteString(c.conn, "GET /_ping HTTP/1.1\r\nHo")
+	if _, err := c.br.ReadByte(); !errors.Is(err, io.EOF) {
+		t.Fatalf("the trickling head: %v, want EOF", err)
 	}
 }
 

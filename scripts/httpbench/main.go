@@ -20,7 +20,7 @@ import (
 )
 
 func main() {
-	mode := flag.String("mode", "", "reverseproxy, inprocess, nethttp or adapter")
+	mode := flag.String("mode", "", "reverseproxy, lean, inprocess, nethttp or adapter")
 	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
 	upstream := flag.String("upstream", "", "tcp://host:port or unix:///path")
 	flag.Parse()
@@ -32,6 +32,16 @@ func main() {
 		noop := powerstrip.HookFunc(func(context.Context, *powerstrip.HookRequest) (*powerstrip.HookResponse, error) { return nil, nil })
 		cfg := &powerstrip.Config{Version: 1, Endpoints: []powerstrip.Endpoint{{Method: "*", Pattern: "/**", Pre: []string{"noop"}}}}
 		p, err := powerstrip.New(cfg, powerstrip.WithUpstream(*upstream), powerstrip.WithHook("noop", noop))
+		if err != nil {
+			log.Fatal(err)
+		}
+		l, err := net.Listen("tcp", *listen)
+		if err != nil {
+			log.Fatal(err)
+		}
+		log.Fatal(p.Serve(&http.Server{Handler: p}, l))
+	case "lean": // no hook, with Serve: the base the in-process hook's cost is measured against
+		p, err := powerstrip.New(nil, powerstrip.WithUpstream(*upstream))
 		if err != nil {
 			log.Fatal(err)
 		}
