@@ -621,7 +621,14 @@ func (lc *leanConn) forwardHooked(c *leanCall, head []byte, st *state, pre []*bo
 	// that hook's deadline here, so the chain need not make a context of
 	// its own for it; a longer chain is bounded by the budget, and each
 	// hook by its own timeout within it.
-	ctx, cancel := context.WithTimeout(context.Background(), chainDeadline(pre, p.hookBudget))
+	var ctx context.Context
+	var cancel context.CancelFunc
+	if len(pre) == 1 {
+		hc := newHookContext(chainDeadline(pre, p.hookBudget))
+		ctx, cancel = hc, hc.cancel
+	} else {
+		ctx, cancel = context.WithTimeout(context.Background(), chainDeadline(pre, p.hookBudget))
+	}
 	defer cancel()
 	ch := chain{logger: p.logger, budget: p.hookBudget, scope: st.matcher, method: c.method, path: path, bodyReplaceable: true}
 	// The watch stays armed into the exchange, which points it at
@@ -655,6 +662,75 @@ func (lc *leanConn) forwardHooked(c *leanCall, head []byte, st *state, pre []*bo
 	lc.rewritten = rewriteHead(lc.rewritten[:0], c, head, out.Method, joinRequest(newPath, newQuery), len(text))
 	c.method, c.target, c.skips, c.length = out.Method, []byte(out.Request), 0, 0
 	return lc.exchange(c, lc.rewritten, []byte(text), watch)
+}
+
+// hookContext is the context of a lean call's one hook: a deadline, and a
+// hang-up that cancels it. The channel and timer behind Done are made only
+// when a hook asks for Done; an in-process hook that does not wait never
+// needs them, and making them for every call would cost such a call more
+// than the rest of its hook. It has no values, as context.Background.
+type hookContext struct {
+	deadline time.Time
+	mu       sync.Mutex
+	done     chan struct{}
+	timer    *time.Timer
+	err      error
+}
+
+func newHookContext(d time.Duration) *hookContext {
+	return &hookContext{deadline: time.Now().Add(d)}
+}
+
+func (c *hookContext) Deadline() (time.Time, bool) { return c.deadline, true }
+
+func (c *hookContext) Value(any) any { return nil }
+
+func (c *hookContext) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+		switch left := time.Until(c.deadline); {
+		case c.err != nil:
+			close(c.done)
+		case left <= 0:
+			c.endLocked(context.DeadlineExceeded)
+		default:
+			c.timer = time.AfterFunc(left, func() { c.end(context.DeadlineExceeded) })
+		}
+	}
+	return c.done
+}
+
+func (c *hookContext) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil && !time.Now().Before(c.deadline) {
+		c.endLocked(context.DeadlineExceeded)
+	}
+	return c.err
+}
+
+// cancel ends the context as a hang-up does.
+func (c *hookContext) cancel() { c.end(context.Canceled) }
+
+func (c *hookContext) end(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.endLocked(err)
+}
+
+func (c *hookContext) endLocked(err error) {
+	if c.err != nil {
+		return
+	}
+	c.err = err
+	if c.done != nil {
+		close(c.done)
+	}
+	if c.timer != nil {
+		c.timer.Stop()
+	}
 }
 
 // chainDeadline is how long the hooks of a lean call may take in all.

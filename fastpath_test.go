@@ -655,3 +655,71 @@ func TestHeadEnd(t *testing.T) {
 		}
 	}
 }
+
+// An in-process hook on the lean path that waits past its timeout fails
+// the call with 504, and its context says why.
+func TestLeanPathHookTimeout(t *testing.T) {
+	d := newRawDaemon(t, answerJSON(200, `{}`))
+	slow := HookFunc(func(ctx context.Context, _ *HookRequest) (*HookResponse, error) {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(10 * time.Second):
+			return nil, nil
+		}
+	})
+	cfg := &Config{Version: 1, Endpoints: []Endpoint{{Method: "GET", Pattern: "/**", Pre: []string{"slow"}}}}
+	_, addr := leanProxy(t, d.addr(), cfg, WithHookSettings("slow", slow, Adapter{Timeout: 100 * time.Millisecond}))
+	c := dialRaw(t, addr)
+	resp, body := c.call(t, "GET /v1.41/info HTTP/1.1\r\nHost: docker\r\n\r\n")
+	if resp.StatusCode != 504 || !strings.Contains(body, `adapter \"slow\" (pre-hook) failed: no answer within 100ms (its timeout): context deadline exceeded`) {
+		t.Fatalf("%s %q", resp.Status, body)
+	}
+}
+
+// hookContext behaves as a context.WithTimeout would: its deadline, its
+// end when the deadline passes whether or not anyone waits on Done, a
+// cancel, and children that end with it.
+func TestHookContext(t *testing.T) {
+	c := newHookContext(time.Hour)
+	if dl, ok := c.Deadline(); !ok || time.Until(dl) < 59*time.Minute {
+		t.Fatalf("deadline %v %v", dl, ok)
+	}
+	child, stop := context.WithTimeout(c, 2*time.Hour)
+	defer stop()
+	if c.Err() != nil || child.Err() != nil {
+		t.Fatal("ended early")
+	}
+	c.cancel()
+	<-c.Done()
+	select {
+	case <-child.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the child did not end with its parent")
+	}
+	if !errors.Is(c.Err(), context.Canceled) || !errors.Is(child.Err(), context.Canceled) {
+		t.Fatalf("%v %v", c.Err(), child.Err())
+	}
+
+	expired := newHookContext(time.Millisecond)
+	deadline, _ := expired.Deadline()
+	<-time.After(time.Until(deadline)) // what is tested: the deadline has passed, and nobody asked for Done
+	if !errors.Is(expired.Err(), context.DeadlineExceeded) {
+		t.Fatalf("after the deadline: %v", expired.Err())
+	}
+	select {
+	case <-expired.Done():
+	default:
+		t.Fatal("Done is not closed after the deadline")
+	}
+
+	waited := newHookContext(50 * time.Millisecond)
+	select {
+	case <-waited.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("Done did not close at the deadline")
+	}
+	if !errors.Is(waited.Err(), context.DeadlineExceeded) {
+		t.Fatalf("%v", waited.Err())
+	}
+}

@@ -2,10 +2,11 @@
 # Pass-through benchmark, side by side in one run: requests/s and latency
 # with wrk -t1 -c32 (Debian's wrk), against
 #   - a static nginx upstream: alone, through HAProxy 2.6, through
-#     httputil.ReverseProxy, through Powerstrip with no hook, with one
-#     in-process hook, and with one remote adapter (the binary, or Serve:
-#     the lean path), and through Powerstrip with no hook served by
-#     net/http alone, for what the lean path saves;
+#     httputil.ReverseProxy, through the Powerstrip binary with no hook and
+#     with one remote adapter, through the library (Serve, as the binary
+#     serves) with no hook and with one in-process hook, and through the
+#     library with no hook served by net/http alone, for what the lean
+#     path saves;
 #   - the real daemon's socket (GET /_ping) through HAProxy,
 #     httputil.ReverseProxy and Powerstrip (wrk speaks TCP only, so the
 #     daemon cannot be measured alone).
@@ -83,10 +84,11 @@ backend daemon
 HA
 haproxy -f "$work/haproxy.cfg" & pids+=($!)
 
-rp_port=$(port); rp_sock_port=$(port); ip_port=$(port); nh_port=$(port); adapter_port=$(port); ps_port=$(port); hooked_port=$(port); ps_sock_port=$(port)
+rp_port=$(port); rp_sock_port=$(port); ip_port=$(port); lean_port=$(port); nh_port=$(port); adapter_port=$(port); ps_port=$(port); hooked_port=$(port); ps_sock_port=$(port)
 "$work/httpbench" -mode reverseproxy -listen "127.0.0.1:$rp_port" -upstream "tcp://127.0.0.1:$nginx_port" & pids+=($!)
 "$work/httpbench" -mode reverseproxy -listen "127.0.0.1:$rp_sock_port" -upstream "unix://$sock" & pids+=($!)
 "$work/httpbench" -mode inprocess -listen "127.0.0.1:$ip_port" -upstream "tcp://127.0.0.1:$nginx_port" & pids+=($!)
+"$work/httpbench" -mode lean -listen "127.0.0.1:$lean_port" -upstream "tcp://127.0.0.1:$nginx_port" & pids+=($!)
 "$work/httpbench" -mode nethttp -listen "127.0.0.1:$nh_port" -upstream "tcp://127.0.0.1:$nginx_port" & pids+=($!)
 "$work/httpbench" -mode adapter -listen "127.0.0.1:$adapter_port" & pids+=($!)
 printf 'version: 1\nendpoints: {}\nadapters: {}\n' >"$work/none.yml"
@@ -94,7 +96,7 @@ printf 'version: 1\nendpoints:\n  "* /**":\n    pre: [noop]\nadapters:\n  noop: 
 "$work/powerstrip" -config "$work/none.yml" -listen "tcp://127.0.0.1:$ps_port" -docker "tcp://127.0.0.1:$nginx_port" 2>/dev/null & pids+=($!)
 "$work/powerstrip" -config "$work/remote.yml" -listen "tcp://127.0.0.1:$hooked_port" -docker "tcp://127.0.0.1:$nginx_port" 2>/dev/null & pids+=($!)
 "$work/powerstrip" -config "$work/none.yml" -listen "tcp://127.0.0.1:$ps_sock_port" -docker "unix://$sock" 2>/dev/null & pids+=($!)
-for p in $ha_port $ha_sock_port $rp_port $rp_sock_port $ip_port $nh_port $adapter_port $ps_port $hooked_port $ps_sock_port; do wait_port "$p"; done
+for p in $ha_port $ha_sock_port $rp_port $rp_sock_port $ip_port $lean_port $nh_port $adapter_port $ps_port $hooked_port $ps_sock_port; do wait_port "$p"; done
 
 # run NAME URL: one wrk run; prints "NAME|req/s|p50|p99".
 run() {
@@ -114,10 +116,11 @@ results=$(
     run "nginx alone" "http://127.0.0.1:$nginx_port/v1.41/containers/create"
     run "HAProxy 2.6" "http://127.0.0.1:$ha_port/v1.41/containers/create"
     run "httputil.ReverseProxy" "http://127.0.0.1:$rp_port/v1.41/containers/create"
-    run "Powerstrip, no hook" "http://127.0.0.1:$ps_port/v1.41/containers/create"
-    run "Powerstrip, in-process hook" "http://127.0.0.1:$ip_port/v1.41/containers/create"
-    run "Powerstrip, remote hook" "http://127.0.0.1:$hooked_port/v1.41/containers/create"
-    run "Powerstrip, no hook, net/http only" "http://127.0.0.1:$nh_port/v1.41/containers/create"
+    run "Powerstrip binary, no hook" "http://127.0.0.1:$ps_port/v1.41/containers/create"
+    run "Powerstrip library, no hook" "http://127.0.0.1:$lean_port/v1.41/containers/create"
+    run "Powerstrip library, in-process hook" "http://127.0.0.1:$ip_port/v1.41/containers/create"
+    run "Powerstrip binary, remote hook" "http://127.0.0.1:$hooked_port/v1.41/containers/create"
+    run "Powerstrip library, no hook, net/http only" "http://127.0.0.1:$nh_port/v1.41/containers/create"
     run "daemon /_ping via HAProxy" "http://127.0.0.1:$ha_sock_port/_ping"
     run "daemon /_ping via ReverseProxy" "http://127.0.0.1:$rp_sock_port/_ping"
     run "daemon /_ping via Powerstrip" "http://127.0.0.1:$ps_sock_port/_ping"
@@ -144,7 +147,7 @@ awk -F'|' '
       rp = (name[i] ~ /daemon/) ? by["daemon /_ping via ReverseProxy"] : by["httputil.ReverseProxy"]
       printf "| %s | %.0f | %s | %s | %.2f× | %.2f× |\n", name[i], rps[i], p50[i], p99[i], rps[i]/ha, rps[i]/rp
     }
-    base = by["Powerstrip, no hook"]
-    printf "\nhook cost, against Powerstrip with no hook: in-process %.0f%%, remote %.0f%%\n",
-      100*(1-by["Powerstrip, in-process hook"]/base), 100*(1-by["Powerstrip, remote hook"]/base)
+    printf "\nhook cost: in-process %.0f%% (against the library with no hook), remote %.0f%% (against the binary with no hook)\n",
+      100*(1-by["Powerstrip library, in-process hook"]/by["Powerstrip library, no hook"]),
+      100*(1-by["Powerstrip binary, remote hook"]/by["Powerstrip binary, no hook"])
   }' <<<"$results"

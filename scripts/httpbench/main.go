@@ -1,9 +1,9 @@
 // Command httpbench serves the proxies of the pass-through benchmark that
-// need Go code (scripts/bench-http.sh runs it): httputil.ReverseProxy,
-// Powerstrip with one in-process hook (served with Serve, as the binary
-// does), Powerstrip with no hook served by net/http alone (srv.Serve, no
-// lean path), and a protocol v1 adapter that changes nothing. Each listens
-// on loopback until killed.
+// need Go code (scripts/bench-http.sh runs it): httputil.ReverseProxy;
+// the Powerstrip library served with Serve, as the binary serves it, with
+// no hook and with one in-process hook; the library with no hook served by
+// net/http alone (srv.Serve, no lean path); and a protocol v1 adapter that
+// changes nothing. Each listens on loopback until killed.
 package main
 
 import (
