@@ -48,14 +48,15 @@ const (
 )
 
 // Serve accepts connections on l and serves them with srv, whose Handler
-// must be p, as srv.Serve(l) would; but the calls no hook matches take a
-// lean path that forwards their bytes without net/http's parsing, several
-// times cheaper per call. A call takes the lean path when it is HTTP/1.1
-// with a head of at most 4 KiB, a canonical path (see Matching), no
-// Upgrade, Expect or Transfer-Encoding, a body of at most 64 KiB, and no
-// hook; it is not an attach or exec start. Any other call goes to srv with
-// its connection, which srv then serves to its end. Either way the client
-// sees the same answer.
+// must be p, as srv.Serve(l) would; but plain calls take a lean path that
+// forwards their bytes without net/http's parsing, about twice as fast. A
+// call takes the lean path when it is HTTP/1.1 with a head of at most
+// 4 KiB, a canonical path (see Matching), no Upgrade, Expect or
+// Transfer-Encoding, and a body of at most 64 KiB; it is not an attach or
+// exec start; and it matches no hook, or only pre-hooks with no protocol
+// extension, on a call with no body or a JSON one. Any other call goes to
+// srv with its connection, which srv then serves to its end. Either way
+// the client sees the same answer.
 //
 // srv's ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout apply
 // on the lean path as in net/http. A connection srv receives is not the
