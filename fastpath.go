@@ -857,9 +857,10 @@ func (lc *leanConn) exchange(c *leanCall, head, body []byte, watch *hangUpWatch)
 		}
 		up.dropConn(dc)
 		dc = nil
-		// A pooled connection the daemon closed meanwhile: once more on a
-		// new one, if the body was not sent (it is gone from the buffer).
-		if !reused || attempt > 0 || c.length > 0 || err == errClientGone {
+		// A pooled connection the daemon closed between the peek and the
+		// write: once more on a new one, for a call without a body, as on
+		// net/http's side. A call with one might have reached Docker.
+		if !reused || attempt > 0 || c.length > 0 || len(body) > 0 || err == errClientGone {
 			break
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"net/http/httputil"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -387,6 +388,53 @@ func TestLeanPathPreHooks(t *testing.T) {
 		t.Fatalf("after the failures: %s", resp.Status)
 	}
 	d.request(t)
+}
+
+// A daemon connection that dies in the pool costs a client nothing when
+// the peek before use sees it closed; when the daemon reads a call and
+// closes without answering, a call without a body is sent again on a new
+// connection, and one with a body fails rather than risk running twice.
+func TestLeanPathStaleDaemonConnection(t *testing.T) {
+	var used sync.Map // daemon connections that answered once
+	d := newRawDaemon(t, func(head string, c net.Conn) {
+		_, again := used.LoadOrStore(c, true)
+		switch {
+		case strings.HasPrefix(head, "GET /closed-after"):
+			answerJSON(200, `{}`)(head, c)
+			c.(*net.TCPConn).CloseWrite() // the pooled connection dies while idle
+		case again:
+			c.Close() // read the call, then went away without an answer
+		default:
+			answerJSON(200, `{"fresh":true}`)(head, c)
+		}
+	})
+	_, addr := leanProxy(t, d.addr(), nil)
+	c := dialRaw(t, addr)
+
+	c.call(t, "GET /closed-after HTTP/1.1\r\nHost: docker\r\n\r\n")
+	d.request(t)
+	if resp, body := c.call(t, "GET /next HTTP/1.1\r\nHost: docker\r\n\r\n"); resp.StatusCode != 200 || body != `{"fresh":true}` {
+		t.Fatalf("after an idle connection died: %s %q", resp.Status, body)
+	}
+	d.request(t)
+
+	// The connection that served /next is pooled; the daemon will read the
+	// next call on it and hang up.
+	if resp, body := c.call(t, "GET /again HTTP/1.1\r\nHost: docker\r\n\r\n"); resp.StatusCode != 200 || body != `{"fresh":true}` {
+		t.Fatalf("a call without a body, sent again: %s %q", resp.Status, body)
+	}
+	d.request(t)
+	d.request(t)
+	resp, body := c.call(t, "POST /containers/create HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+	if resp.StatusCode != 502 || !strings.Contains(body, "did not answer") {
+		t.Fatalf("a call with a body: %s %q", resp.Status, body)
+	}
+	d.request(t)
+	select {
+	case got := <-d.requests:
+		t.Fatalf("the call with a body reached Docker twice: %q", got)
+	default:
+	}
 }
 
 // When Docker cannot be reached, the lean path answers as net/http's side
