@@ -67,26 +67,18 @@ func benchDaemon(b *testing.B) string {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { l.Close() })
-	go func() {
+	go serveEach(l, func(c net.Conn) {
+		defer c.Close()
+		br := bufio.NewReader(c)
 		for {
-			c, err := l.Accept()
-			if err != nil {
+			if _, err := readBenchMessage(br); err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					if _, err := readBenchMessage(br); err != nil {
-						return
-					}
-					if _, err := io.WriteString(c, benchAnswer); err != nil {
-						return
-					}
-				}
-			}()
+			if _, err := io.WriteString(c, benchAnswer); err != nil {
+				return
+			}
 		}
-	}()
+	})
 	return "tcp://" + l.Addr().String()
 }
 

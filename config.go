@@ -258,13 +258,14 @@ func validateAdapter(name string, a Adapter) error {
 	return nil
 }
 
-// isToken reports whether s is an HTTP token (RFC 9110), as methods are.
-func isToken(s string) bool {
-	if s == "" {
+// isToken reports whether s is an HTTP token (RFC 9110), as methods and
+// header names are.
+func isToken[T string | []byte](s T) bool {
+	if len(s) == 0 {
 		return false
 	}
-	for _, r := range s {
-		if r > 127 || r <= ' ' || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c > 127 || c <= ' ' || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
 			return false
 		}
 	}

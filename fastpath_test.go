@@ -56,16 +56,19 @@ func newRawDaemon(t *testing.T, answer func(head string, conn net.Conn)) *rawDae
 	}
 	d := &rawDaemon{l: l, requests: make(chan string, 100), answer: answer}
 	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go d.serve(c)
-		}
-	}()
+	go serveEach(l, d.serve)
 	return d
+}
+
+// serveEach serves each connection l accepts in a goroutine, until l closes.
+func serveEach(l net.Listener, serve func(net.Conn)) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go serve(c)
+	}
 }
 
 func (d *rawDaemon) serve(c net.Conn) {

@@ -1,6 +1,8 @@
 package powerstrip
 
 import (
+	"bufio"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -102,6 +104,32 @@ func FuzzDecodeHookResponse(f *testing.F) {
 		}
 		if resp.ModifiedServerResponse != nil {
 			c.applyResponse(&boundHook{name: "fuzz"}, ServerResponse{Code: 200}, resp.ModifiedServerResponse)
+		}
+	})
+}
+
+// What the lean path takes as a call, net/http reads as the same call: the
+// same method, path and body length. It never panics on a head.
+func FuzzParseLeanCall(f *testing.F) {
+	f.Add("GET /v1.41/containers/json?all=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	f.Add("POST /containers/create HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\nKeep-Alive: 5\r\n\r\n")
+	f.Add("GET /a HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n")
+	f.Fuzz(func(t *testing.T, head string) {
+		n := headEnd([]byte(head))
+		if n == 0 {
+			return
+		}
+		c, ok := parseLeanCall([]byte(head[:n]))
+		if !ok {
+			return
+		}
+		r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(head[:n])))
+		if err != nil {
+			t.Fatalf("%q: taken by the lean path, refused by net/http: %v", head[:n], err)
+		}
+		p, err := canonicalPath(r.URL)
+		if err != nil || r.Method != c.method || p != c.path || r.ContentLength != c.length {
+			t.Fatalf("%q: lean %s %s %d, net/http %s %s %d (%v)", head[:n], c.method, c.path, c.length, r.Method, p, r.ContentLength, err)
 		}
 	})
 }

@@ -56,23 +56,25 @@ func parseLeanCall(head []byte) (c leanCall, ok bool) {
 		return c, false
 	}
 	c.target = line[:sp]
-	path := c.target
-	if q := bytes.IndexByte(path, '?'); q >= 0 {
-		path = path[:q]
-	}
-	if !isCanonicalPath(path) {
-		return c, false
-	}
 	for _, b := range c.target {
 		if b <= ' ' || b >= 0x7f || b == '#' {
 			return c, false
 		}
 	}
+	rawPath := c.target
+	if q := bytes.IndexByte(rawPath, '?'); q >= 0 {
+		rawPath = rawPath[:q]
+	}
+	// Only a path that is canonical as sent, with nothing to decode, can
+	// go to Docker as sent.
+	c.path = string(rawPath)
+	if clean, err := cleanPath(c.path); err != nil || clean != c.path || strings.IndexByte(c.path, '%') >= 0 {
+		return c, false
+	}
 	c.method = methodName(method)
 	if c.method == http.MethodConnect {
 		return c, false
 	}
-	c.path = string(path)
 
 	hosts, lengths := 0, 0
 	for off := eol + 1; off < len(head); {
@@ -91,7 +93,7 @@ func parseLeanCall(head []byte) (c leanCall, ok bool) {
 			break
 		}
 		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || !isTokenBytes(line[:colon]) {
+		if colon <= 0 || !isToken(line[:colon]) {
 			return c, false // also obsolete line folding, which starts with a space
 		}
 		name, value := line[:colon], bytes.Trim(line[colon+1:], " \t")
@@ -113,56 +115,39 @@ func parseLeanCall(head []byte) (c leanCall, ok bool) {
 			lengths++
 		case bytes.EqualFold(name, []byte("Content-Type")):
 			c.contentType = value
-		case bytes.EqualFold(name, []byte("Connection")):
-			for _, tok := range bytes.Split(value, []byte(",")) {
-				switch tok = bytes.Trim(tok, " \t"); {
-				case bytes.EqualFold(tok, []byte("close")):
-					c.close = true
-				case bytes.EqualFold(tok, []byte("keep-alive")), len(tok) == 0:
-				default:
-					return c, false // names headers to drop, or asks to upgrade
-				}
+		case bytes.EqualFold(name, []byte("Expect")):
+			return c, false
+		default:
+			hop, ok := hopHeader(name)
+			if !ok {
+				break
 			}
-			fallthrough
-		case bytes.EqualFold(name, []byte("Keep-Alive")), bytes.EqualFold(name, []byte("Proxy-Connection")):
+			switch hop {
+			case "Connection":
+				for _, tok := range bytes.Split(value, []byte(",")) {
+					switch tok = bytes.Trim(tok, " \t"); {
+					case bytes.EqualFold(tok, []byte("close")):
+						c.close = true
+					case bytes.EqualFold(tok, []byte("keep-alive")), len(tok) == 0:
+					default:
+						return c, false // names headers to drop, or asks to upgrade
+					}
+				}
+			case "Keep-Alive", "Proxy-Connection":
+			default: // Transfer-Encoding, Upgrade, TE, Trailer, Proxy-Authorization: net/http's side
+				return c, false
+			}
 			if c.skips == len(c.skip) {
 				return c, false
 			}
 			c.skip[c.skips] = [2]int{start, off}
 			c.skips++
-		case bytes.EqualFold(name, []byte("Transfer-Encoding")), bytes.EqualFold(name, []byte("Upgrade")),
-			bytes.EqualFold(name, []byte("Expect")), bytes.EqualFold(name, []byte("Te")),
-			bytes.EqualFold(name, []byte("Trailer")), bytes.EqualFold(name, []byte("Proxy-Authorization")),
-			bytes.EqualFold(name, []byte("Proxy-Authenticate")):
-			return c, false
 		}
 	}
 	if hosts != 1 || lengths > 1 || c.length > leanBodyLimit {
 		return c, false
 	}
 	return c, true
-}
-
-// isCanonicalPath reports whether p is a path canonicalPath leaves as it
-// is: rooted, no percent-encoding, no empty, "." or ".." segment, no
-// trailing slash.
-func isCanonicalPath(p []byte) bool {
-	if len(p) == 0 || p[0] != '/' {
-		return false
-	}
-	if len(p) == 1 {
-		return true
-	}
-	for rest := p[1:]; ; {
-		seg, next, more := bytes.Cut(rest, []byte("/"))
-		if len(seg) == 0 || string(seg) == "." || string(seg) == ".." || bytes.IndexByte(seg, '%') >= 0 {
-			return false
-		}
-		if !more {
-			return true
-		}
-		rest = next
-	}
 }
 
 // methodName is the method as a string, without allocating for the
@@ -183,21 +168,12 @@ func methodName(b []byte) string {
 	return string(b)
 }
 
-func isTokenBytes(b []byte) bool {
-	for _, c := range b {
-		if c <= ' ' || c >= 0x7f || bytes.IndexByte([]byte(`"(),/:;<=>?@[\]{}`), c) >= 0 {
-			return false
-		}
-	}
-	return len(b) > 0
-}
-
 // takes reports whether the lean path serves a call with these hooks:
 // none, or pre-hooks only that speak the plain protocol v1 (no extension)
 // on a call with no body or a JSON one. Post-hooks, which need Docker's
 // answer buffered and rewritten, and the extensions are net/http's side's.
 func (lc *leanConn) takes(c *leanCall, pre, post []*boundHook) bool {
-	if len(post) > 0 || (c.method == http.MethodPost && takesOver(c.method, c.path, nil)) {
+	if len(post) > 0 || isTakeoverCall(c.method, c.path) {
 		return false
 	}
 	if len(pre) == 0 {
@@ -378,6 +354,7 @@ func (lc *leanConn) exchange(c *leanCall, head, body []byte, watch *hangUpWatch)
 	p := lc.ll.proxy
 	up := p.upstream
 	var dc *daemonConn
+	var status int
 	var err error
 	for attempt := 0; ; attempt++ {
 		var reused bool
@@ -398,7 +375,7 @@ func (lc *leanConn) exchange(c *leanCall, head, body []byte, watch *hangUpWatch)
 			watch, armed = lc.watchHangUp(dc, nil), true
 		}
 		if err == nil {
-			err = lc.readAnswerHead(dc)
+			status, err = lc.readAnswerHead(dc)
 		}
 		if err != nil && armed && watch.end() {
 			err = errClientGone
@@ -430,7 +407,7 @@ func (lc *leanConn) exchange(c *leanCall, head, body []byte, watch *hangUpWatch)
 		// connection is at a call's boundary only without one.
 		return lc.writeError(http.StatusBadGateway, err.Error(), c.length > 0) && c.length == 0 && !c.close
 	}
-	return lc.relayAnswer(dc, c, watch)
+	return lc.relayAnswer(dc, c, status, watch)
 }
 
 // send writes the request head, without its hop-by-hop lines, and the body.
@@ -461,8 +438,8 @@ const (
 )
 
 // readAnswerHead reads Docker's answer head into lc.head, skipping
-// interim (1xx) answers.
-func (lc *leanConn) readAnswerHead(dc *daemonConn) error {
+// interim (1xx) answers, and returns its status.
+func (lc *leanConn) readAnswerHead(dc *daemonConn) (status int, err error) {
 	for {
 		lc.head = lc.head[:0]
 		lineStart := 0
@@ -470,13 +447,13 @@ func (lc *leanConn) readAnswerHead(dc *daemonConn) error {
 			frag, err := dc.br.ReadSlice('\n')
 			lc.head = append(lc.head, frag...)
 			if len(lc.head) > leanAnswerHeadLimit {
-				return fmt.Errorf("the answer's head is longer than %d bytes", leanAnswerHeadLimit)
+				return 0, fmt.Errorf("the answer's head is longer than %d bytes", leanAnswerHeadLimit)
 			}
 			if err == bufio.ErrBufferFull {
 				continue
 			}
 			if err != nil {
-				return err
+				return 0, err
 			}
 			if line := lc.head[lineStart:]; lineStart > 0 && (bytes.Equal(line, []byte("\r\n")) || bytes.Equal(line, []byte("\n"))) {
 				break
@@ -484,17 +461,17 @@ func (lc *leanConn) readAnswerHead(dc *daemonConn) error {
 			lineStart = len(lc.head)
 		}
 		if len(lc.head) < 13 || !bytes.HasPrefix(lc.head, []byte("HTTP/1.")) || lc.head[8] != ' ' || (lc.head[12] != ' ' && lc.head[12] != '\r') {
-			return fmt.Errorf("malformed answer: %q", firstLine(lc.head))
+			return 0, fmt.Errorf("malformed answer: %q", firstLine(lc.head))
 		}
-		code, err := strconv.Atoi(string(lc.head[9:12]))
-		if err != nil || code < 100 {
-			return fmt.Errorf("malformed status: %q", firstLine(lc.head))
+		status, err = strconv.Atoi(string(lc.head[9:12]))
+		if err != nil || status < 100 {
+			return 0, fmt.Errorf("malformed status: %q", firstLine(lc.head))
 		}
-		if code >= 200 {
-			return nil
+		if status >= 200 {
+			return status, nil
 		}
-		if code == http.StatusSwitchingProtocols {
-			return errors.New("the daemon switched protocols on a call that did not ask to")
+		if status == http.StatusSwitchingProtocols {
+			return 0, errors.New("the daemon switched protocols on a call that did not ask to")
 		}
 	}
 }
@@ -518,9 +495,8 @@ func firstLine(b []byte) []byte {
 
 // relayAnswer writes the answer head in lc.head, without its hop-by-hop
 // headers, and relays the body in its framing.
-func (lc *leanConn) relayAnswer(dc *daemonConn, c *leanCall, watch *hangUpWatch) (keepAlive bool) {
+func (lc *leanConn) relayAnswer(dc *daemonConn, c *leanCall, status int, watch *hangUpWatch) (keepAlive bool) {
 	p := lc.ll.proxy
-	code, _ := strconv.Atoi(string(lc.head[9:12]))
 	framing, length, reusable := byLength, int64(-1), true
 	var named [][]byte // headers the Connection header names
 	lines := lc.head[bytes.IndexByte(lc.head, '\n')+1:]
@@ -561,7 +537,7 @@ func (lc *leanConn) relayAnswer(dc *daemonConn, c *leanCall, watch *hangUpWatch)
 		}
 	}
 	switch {
-	case c.method == http.MethodHead || code == http.StatusNoContent || code == http.StatusNotModified:
+	case c.method == http.MethodHead || status == http.StatusNoContent || status == http.StatusNotModified:
 		framing = noBody
 	case framing == chunked:
 	case length >= 0:
@@ -656,13 +632,12 @@ func (lc *leanConn) mustClose() bool {
 }
 
 // isHopByHop reports whether an answer header stays on Docker's
-// connection. Transfer-Encoding and Trailer are passed on: the lean path
-// relays the chunked framing as Docker wrote it.
+// connection: the hop-by-hop ones and those its Connection header names,
+// but for Transfer-Encoding and Trailer, which the lean path passes on
+// because it relays the chunked framing as Docker wrote it.
 func isHopByHop(name []byte, named [][]byte) bool {
-	for _, h := range []string{"Connection", "Proxy-Connection", "Keep-Alive", "Upgrade"} {
-		if bytes.EqualFold(name, []byte(h)) {
-			return true
-		}
+	if hop, ok := hopHeader(name); ok {
+		return hop != "Transfer-Encoding" && hop != "Trailer"
 	}
 	for _, h := range named {
 		if bytes.EqualFold(name, h) {

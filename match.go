@@ -132,9 +132,13 @@ func (cp *pattern) match(p string) bool {
 // reach it unhooked: whatever the client wrote, Docker receives exactly the
 // path the hooks were matched against.
 func canonicalPath(u *url.URL) (string, error) {
-	p := u.Path
+	return cleanPath(u.Path)
+}
+
+// cleanPath is canonicalPath of a path already decoded.
+func cleanPath(p string) (string, error) {
 	if !strings.HasPrefix(p, "/") {
-		return "", fmt.Errorf("the request path %q does not start with /", u.Path)
+		return "", fmt.Errorf("the request path %q does not start with /", p)
 	}
 	return path.Clean(p), nil
 }

@@ -170,6 +170,16 @@ var hopHeaders = []string{
 	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
 }
 
+// hopHeader is the hop-by-hop header a raw header name is, if it is one.
+func hopHeader(name []byte) (string, bool) {
+	for _, h := range hopHeaders {
+		if bytes.EqualFold(name, []byte(h)) {
+			return h, true
+		}
+	}
+	return "", false
+}
+
 // copyEndToEnd copies src's end-to-end headers into dst: all but the
 // hop-by-hop ones, including those Connection names. The value slices are
 // shared, capped so that an append to one copies it: every call pays for
@@ -221,9 +231,11 @@ func wantsUpgrade(h http.Header) bool {
 // over without an upgrade ("200 OK" with a raw-stream Content-Type, then
 // raw bytes both ways) for clients that did not ask. path is canonical.
 func takesOver(method, path string, h http.Header) bool {
-	if wantsUpgrade(h) {
-		return true
-	}
+	return wantsUpgrade(h) || isTakeoverCall(method, path)
+}
+
+// isTakeoverCall reports whether a call is an attach or an exec start.
+func isTakeoverCall(method, path string) bool {
 	if method != http.MethodPost {
 		return false
 	}

@@ -31,25 +31,9 @@ func main() {
 	case "inprocess":
 		noop := powerstrip.HookFunc(func(context.Context, *powerstrip.HookRequest) (*powerstrip.HookResponse, error) { return nil, nil })
 		cfg := &powerstrip.Config{Version: 1, Endpoints: []powerstrip.Endpoint{{Method: "*", Pattern: "/**", Pre: []string{"noop"}}}}
-		p, err := powerstrip.New(cfg, powerstrip.WithUpstream(*upstream), powerstrip.WithHook("noop", noop))
-		if err != nil {
-			log.Fatal(err)
-		}
-		l, err := net.Listen("tcp", *listen)
-		if err != nil {
-			log.Fatal(err)
-		}
-		log.Fatal(p.Serve(&http.Server{Handler: p}, l))
+		log.Fatal(serveLean(*listen, cfg, powerstrip.WithUpstream(*upstream), powerstrip.WithHook("noop", noop)))
 	case "lean": // no hook, with Serve: the base the in-process hook's cost is measured against
-		p, err := powerstrip.New(nil, powerstrip.WithUpstream(*upstream))
-		if err != nil {
-			log.Fatal(err)
-		}
-		l, err := net.Listen("tcp", *listen)
-		if err != nil {
-			log.Fatal(err)
-		}
-		log.Fatal(p.Serve(&http.Server{Handler: p}, l))
+		log.Fatal(serveLean(*listen, nil, powerstrip.WithUpstream(*upstream)))
 	case "nethttp":
 		p, err := powerstrip.New(nil, powerstrip.WithUpstream(*upstream))
 		if err != nil {
@@ -65,6 +49,19 @@ func main() {
 		log.Fatal("-mode reverseproxy, inprocess or adapter")
 	}
 	log.Fatal(http.ListenAndServe(*listen, h))
+}
+
+// serveLean serves a Proxy for cfg with Serve, as the binary does.
+func serveLean(listen string, cfg *powerstrip.Config, opts ...powerstrip.Option) error {
+	p, err := powerstrip.New(cfg, opts...)
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	return p.Serve(&http.Server{Handler: p}, l)
 }
 
 // reverseProxy is httputil.ReverseProxy as one would deploy it: a transport
