@@ -6,13 +6,15 @@ package powerstrip
 // of the proxy: it parses every header into a map, builds a Request and a
 // ResponseWriter, and starts a goroutine per call to watch for the client
 // hanging up. Serve puts a small HTTP/1.1 forwarder in front of it. The
-// forwarder reads a call's head where it lies in the connection's buffer
-// and, when the call is plain (no hook, or pre-hooks of the plain
-// protocol), sends its bytes to Docker as they are (hop-by-hop headers
-// left out) and relays the answer the same way, its framing
-// (Content-Length or chunked) kept as Docker wrote it. Every other call is
-// handed to the http.Server with its connection, bytes already read
-// included, and the connection stays there.
+// forwarder reads a call's head, and when the call is plain and no hook
+// matches it, sends its bytes to Docker as they are (hop-by-hop headers
+// left out) on a daemon connection of the client connection's own, and
+// relays the answer the same way, its framing (Content-Length or chunked)
+// kept as Docker wrote it. It holds no hook code: every call a hook
+// matches, and every call it is not sure of, is handed to the
+// http.Server with its connection, bytes already read included, and the
+// connection stays there. The differential tests (conformance_test.go)
+// hold the two paths equal.
 //
 // This file owns the listener, the connections and the hand-over;
 // leancall.go one call; hangup.go noticing a client that hangs up.
@@ -49,15 +51,14 @@ const (
 )
 
 // Serve accepts connections on l and serves them with srv, whose Handler
-// must be p, as srv.Serve(l) would; but plain calls take a lean path that
-// forwards their bytes without net/http's parsing, about twice as fast. A
-// call takes the lean path when it is HTTP/1.1 with a head of at most
-// 4 KiB, a canonical path (see Matching), no Upgrade, Expect or
-// Transfer-Encoding, and a body of at most 64 KiB; it is not an attach or
-// exec start; and it matches no hook, or only pre-hooks with no protocol
-// extension, on a call with no body or a JSON one. Any other call goes to
-// srv with its connection, which srv then serves to its end. Either way
-// the client sees the same answer.
+// must be p, as srv.Serve(l) would; but plain calls no hook matches take a
+// lean path that forwards their bytes without net/http's parsing, about
+// twice as fast. A call takes the lean path when it is HTTP/1.1 with a
+// head of at most 4 KiB, a canonical path (see Matching), no Upgrade,
+// Expect or Transfer-Encoding, and a body of at most 64 KiB; it is not an
+// attach or exec start; and no hook matches it. Any other call goes to srv
+// with its connection, which srv then serves to its end. Either way the
+// client sees the same answer.
 //
 // srv's ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout apply
 // on the lean path as in net/http. A connection srv receives is not the
@@ -81,10 +82,12 @@ func (p *Proxy) Serve(srv *http.Server, l net.Listener) error {
 func (p *Proxy) leanListener(srv *http.Server, l net.Listener) *leanListener {
 	ll := &leanListener{
 		Listener: l, proxy: p, srv: srv,
+
 		handoff: make(chan net.Conn),
 		errs:    make(chan error),
 		closed:  make(chan struct{}),
 	}
+	ll.ctx = context.Background()
 	go ll.acceptLoop()
 	return ll
 }
@@ -93,8 +96,11 @@ func (p *Proxy) leanListener(srv *http.Server, l net.Listener) *leanListener {
 // over. It accepts on the caller's listener itself.
 type leanListener struct {
 	net.Listener
-	proxy     *Proxy
-	srv       *http.Server
+	proxy *Proxy
+	srv   *http.Server
+	// ctx is of dials to the daemon, bounded by the dialer's timeout; not
+	// canceled when the listener closes, since calls in flight finish.
+	ctx       context.Context
 	handoff   chan net.Conn // unbuffered: a send succeeds only if srv takes the connection
 	errs      chan error    // accept errors, for srv to judge
 	closed    chan struct{}
@@ -239,12 +245,11 @@ type leanConn struct {
 	// idle (waiting for a call) and closing (close instead of waiting)
 	// are guarded by proxy.lean.mu.
 	idle, closing bool
-	request       []byte // the request's head, reused from call to call
-	rewritten     []byte // the request's head as pre-hooks left it, likewise
-	body          []byte // a request body read for pre-hooks, likewise
+	request       []byte // the request's head, copied out of br, reused from call to call
 	head          []byte // the answer's head, likewise
 	watch         hangUpWatch
-	readDeadline  time.Time // as last set; zero for none
+	readDeadline  time.Time   // as last set; zero for none
+	daemon        *daemonConn // this connection's own, between calls; see leandaemon.go
 }
 
 func (ll *leanListener) serveConn(c net.Conn) {
@@ -252,6 +257,7 @@ func (ll *leanListener) serveConn(c net.Conn) {
 	lc := &leanConn{ll: ll, conn: c, br: bufio.NewReaderSize(c, leanHeadBuffer), bw: bufio.NewWriterSize(c, 4<<10)}
 	p.lean.add(lc)
 	handoff := lc.serve()
+	lc.dropDaemon()
 	p.lean.remove(lc)
 	if !handoff {
 		c.Close()
@@ -294,14 +300,15 @@ func (lc *leanConn) serve() (handoff bool) {
 			return true
 		}
 		head, _ := lc.br.Peek(n)
-		call, ok := parseLeanCall(head)
-		if !ok {
+		// Parsed from a copy: what the call is must not change when the
+		// buffer refills with its body.
+		lc.request = append(lc.request[:0], head...)
+		call, ok := parseLeanCall(lc.request)
+		if !ok || isTakeoverCall(call.method, call.path) {
 			return true
 		}
-		st := lc.ll.proxy.state.Load()
-		pre, post := st.hooksFor(call.method, call.path)
-		if !lc.takes(&call, pre, post) {
-			return true
+		if pre, post := lc.ll.proxy.state.Load().hooksFor(call.method, call.path); len(pre)+len(post) > 0 {
+			return true // hooks run on net/http's side only
 		}
 		if srv.ReadTimeout != 0 || (call.length > 0 && int64(lc.br.Buffered()-n) < call.length) {
 			// The body is read under ReadTimeout, as in net/http; a body
@@ -311,13 +318,7 @@ func (lc *leanConn) serve() (handoff bool) {
 		if srv.WriteTimeout != 0 {
 			setDeadline(lc.conn.SetWriteDeadline, srv.WriteTimeout)
 		}
-		keepAlive := false
-		if len(pre) > 0 {
-			keepAlive = lc.forwardHooked(&call, head, st, pre)
-		} else {
-			keepAlive = lc.forward(&call, head)
-		}
-		if !keepAlive {
+		if !lc.forward(&call) {
 			return false
 		}
 	}

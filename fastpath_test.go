@@ -345,7 +345,7 @@ func TestLeanPathHandsOver(t *testing.T) {
 // request line, body and Content-Length, the client's other headers kept;
 // a rejection or a failing hook answers the client, and the connection
 // carries on.
-func TestLeanPathPreHooks(t *testing.T) {
+func TestServePreHooks(t *testing.T) {
 	d := newRawDaemon(t, answerJSON(201, `{"Id":"4f1c"}`))
 	cfg := &Config{Version: 1, Endpoints: []Endpoint{
 		{Method: "POST", Pattern: "/*/containers/create", Pre: []string{"env"}},
@@ -365,13 +365,14 @@ func TestLeanPathPreHooks(t *testing.T) {
 
 	resp, body := c.call(t, "POST /v1.41/containers/create?name=a HTTP/1.1\r\nHost: docker\r\nContent-Length: 13\r\n"+
 		"x-case: kept\r\nConnection: keep-alive\r\nContent-Type: application/json\r\n\r\n{\"Image\":\"a\"}")
-	want := "POST /v1.41/containers/create?name=a&labelled=1 HTTP/1.1\r\nHost: docker\r\nx-case: kept\r\n" +
-		"Content-Type: application/json\r\nContent-Length: 27\r\n\r\n{\"Image\":\"a\",\"Env\":[\"X=1\"]}"
+	// Hooked calls are net/http's: the head is written anew, in its order.
+	want := "POST /v1.41/containers/create?name=a&labelled=1 HTTP/1.1\r\nHost: docker\r\nContent-Length: 27\r\n" +
+		"Content-Type: application/json\r\nX-Case: kept\r\n\r\n{\"Image\":\"a\",\"Env\":[\"X=1\"]}"
 	if got := d.request(t); got != want || resp.StatusCode != 201 || body != `{"Id":"4f1c"}` {
 		t.Fatalf("rewritten call: %s %q; Docker got\n%q\nwant\n%q", resp.Status, body, got, want)
 	}
 	resp, _ = c.call(t, "GET /v1.41/containers/json?all=1 HTTP/1.1\r\nHost: docker\r\nx-case: kept\r\n\r\n")
-	if got := d.request(t); got != "GET /v1.41/containers/json?all=1 HTTP/1.1\r\nHost: docker\r\nx-case: kept\r\n\r\n" || resp.StatusCode != 201 {
+	if got := d.request(t); got != "GET /v1.41/containers/json?all=1 HTTP/1.1\r\nHost: docker\r\nX-Case: kept\r\n\r\n" || resp.StatusCode != 201 {
 		t.Fatalf("untouched call: %s; Docker got %q", resp.Status, got)
 	}
 	resp, body = c.call(t, "DELETE /v1.41/containers/a HTTP/1.1\r\nHost: docker\r\n\r\n")
@@ -707,9 +708,9 @@ func TestHeadEnd(t *testing.T) {
 	}
 }
 
-// An in-process hook on the lean path that waits past its timeout fails
+// An in-process hook under Serve that waits past its timeout fails
 // the call with 504, and its context says why.
-func TestLeanPathHookTimeout(t *testing.T) {
+func TestServeHookTimeout(t *testing.T) {
 	d := newRawDaemon(t, answerJSON(200, `{}`))
 	slow := HookFunc(func(ctx context.Context, _ *HookRequest) (*HookResponse, error) {
 		select {
@@ -725,52 +726,5 @@ func TestLeanPathHookTimeout(t *testing.T) {
 	resp, body := c.call(t, "GET /v1.41/info HTTP/1.1\r\nHost: docker\r\n\r\n")
 	if resp.StatusCode != 504 || !strings.Contains(body, `adapter \"slow\" (pre-hook) failed: no answer within 100ms (its timeout): context deadline exceeded`) {
 		t.Fatalf("%s %q", resp.Status, body)
-	}
-}
-
-// hookContext behaves as a context.WithTimeout would: its deadline, its
-// end when the deadline passes whether or not anyone waits on Done, a
-// cancel, and children that end with it.
-func TestHookContext(t *testing.T) {
-	c := newHookContext(time.Hour)
-	if dl, ok := c.Deadline(); !ok || time.Until(dl) < 59*time.Minute {
-		t.Fatalf("deadline %v %v", dl, ok)
-	}
-	child, stop := context.WithTimeout(c, 2*time.Hour)
-	defer stop()
-	if c.Err() != nil || child.Err() != nil {
-		t.Fatal("ended early")
-	}
-	c.cancel()
-	<-c.Done()
-	select {
-	case <-child.Done():
-	case <-time.After(10 * time.Second):
-		t.Fatal("the child did not end with its parent")
-	}
-	if !errors.Is(c.Err(), context.Canceled) || !errors.Is(child.Err(), context.Canceled) {
-		t.Fatalf("%v %v", c.Err(), child.Err())
-	}
-
-	expired := newHookContext(time.Millisecond)
-	deadline, _ := expired.Deadline()
-	<-time.After(time.Until(deadline)) // what is tested: the deadline has passed, and nobody asked for Done
-	if !errors.Is(expired.Err(), context.DeadlineExceeded) {
-		t.Fatalf("after the deadline: %v", expired.Err())
-	}
-	select {
-	case <-expired.Done():
-	default:
-		t.Fatal("Done is not closed after the deadline")
-	}
-
-	waited := newHookContext(50 * time.Millisecond)
-	select {
-	case <-waited.Done():
-	case <-time.After(10 * time.Second):
-		t.Fatal("Done did not close at the deadline")
-	}
-	if !errors.Is(waited.Err(), context.DeadlineExceeded) {
-		t.Fatalf("%v", waited.Err())
 	}
 }

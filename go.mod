@@ -7,3 +7,5 @@ require (
 	github.com/google/go-cmp v0.7.0
 	go.yaml.in/yaml/v3 v3.0.6
 )
+
+require golang.org/x/sync v0.25.0 // indirect

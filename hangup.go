@@ -1,10 +1,8 @@
 package powerstrip
 
-// Noticing, on the lean path, a client that hangs up while its call runs,
-// and the context of a call's hook that a hang-up cancels.
+// Noticing, on the lean path, a client that hangs up while its call runs.
 
 import (
-	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,29 +14,27 @@ const watchDelay = 10 * time.Millisecond
 
 // hangUpWatch watches a client's connection while Docker works on its
 // call, which may take minutes (wait, stop) or stream for hours (events,
-// logs -f): if the client hangs up, it closes Docker's connection, or
-// cancels the hooks, which ends the call there too, as net/http's
-// background read does on its side. A connection has one, armed for each
+// logs -f): if the client hangs up, it closes Docker's connection, which
+// ends the call there too, as net/http's background read does on its side. A connection has one, armed for each
 // call; the watch starts watchDelay after arm, and end stops it.
 type hangUpWatch struct {
 	lc    *leanConn
 	timer *time.Timer
-	// mu guards ended, reading, and what a hang-up ends: dc or cancel.
+	// mu guards ended, reading, and dc, what a hang-up closes.
 	mu         sync.Mutex
 	ended      bool
 	reading    chan struct{} // closed when the watching read returns; nil until the watch starts
 	dc         *daemonConn
-	cancel     context.CancelFunc
 	stopping   atomic.Bool
 	clientGone atomic.Bool
 }
 
-// watchHangUp arms lc's watch for one call, whose hang-up closes dc or
-// calls cancel. Nothing of lc's buffer may be read until end.
-func (lc *leanConn) watchHangUp(dc *daemonConn, cancel context.CancelFunc) *hangUpWatch {
+// watchHangUp arms lc's watch for one call, whose hang-up closes dc.
+// Nothing of lc's buffer may be read until end.
+func (lc *leanConn) watchHangUp(dc *daemonConn) *hangUpWatch {
 	w := &lc.watch
 	w.mu.Lock()
-	w.ended, w.reading, w.dc, w.cancel = false, nil, dc, cancel
+	w.ended, w.reading, w.dc = false, nil, dc
 	w.mu.Unlock()
 	w.stopping.Store(false)
 	w.clientGone.Store(false)
@@ -67,36 +63,16 @@ func (w *hangUpWatch) start() {
 		// on it, and must not end a watch that lasts as long as a stream.
 		w.lc.conn.SetReadDeadline(time.Time{}) //nolint:errcheck // a closed connection fails the read below
 		if _, err := w.lc.br.Peek(1); err != nil && !w.stopping.Load() {
-			// What the hang-up ends is read now: retarget may have moved
-			// the watch from the hooks to Docker's connection.
 			w.mu.Lock()
 			w.clientGone.Store(true)
-			dc, cancel := w.dc, w.cancel
+			dc := w.dc
 			w.mu.Unlock()
 			if dc != nil {
 				dc.Close()
 			}
-			if cancel != nil {
-				cancel()
-			}
 		}
 		// Anything read is the next call, pipelined; it waits in the buffer.
 	}()
-}
-
-// retarget points an armed watch at Docker's connection: a hang-up from
-// now on closes dc. It reports false if the client hung up already.
-func (w *hangUpWatch) retarget(dc *daemonConn) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.dc = dc
-	return !w.clientGone.Load()
-}
-
-func (w *hangUpWatch) isEnded() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.ended
 }
 
 // end stops the watch and reports whether the client hung up.
@@ -109,7 +85,7 @@ func (w *hangUpWatch) end() (clientGone bool) {
 	}
 	w.ended = true
 	reading := w.reading
-	w.dc, w.cancel = nil, nil
+	w.dc = nil
 	w.mu.Unlock()
 	if reading != nil {
 		w.stopping.Store(true)
@@ -119,73 +95,4 @@ func (w *hangUpWatch) end() (clientGone bool) {
 		w.lc.readDeadline = time.Time{}
 	}
 	return w.clientGone.Load()
-}
-
-// hookContext is the context of a lean call's one hook: a deadline, and a
-// hang-up that cancels it. The channel and timer behind Done are made only
-// when a hook asks for Done; an in-process hook that does not wait never
-// needs them, and making them for every call would cost such a call more
-// than the rest of its hook. It has no values, as context.Background.
-type hookContext struct {
-	deadline time.Time
-	mu       sync.Mutex
-	done     chan struct{}
-	timer    *time.Timer
-	err      error
-}
-
-func newHookContext(d time.Duration) *hookContext {
-	return &hookContext{deadline: time.Now().Add(d)}
-}
-
-func (c *hookContext) Deadline() (time.Time, bool) { return c.deadline, true }
-
-func (c *hookContext) Value(any) any { return nil }
-
-func (c *hookContext) Done() <-chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.done == nil {
-		c.done = make(chan struct{})
-		switch left := time.Until(c.deadline); {
-		case c.err != nil:
-			close(c.done)
-		case left <= 0:
-			c.endLocked(context.DeadlineExceeded)
-		default:
-			c.timer = time.AfterFunc(left, func() { c.end(context.DeadlineExceeded) })
-		}
-	}
-	return c.done
-}
-
-func (c *hookContext) Err() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.err == nil && !time.Now().Before(c.deadline) {
-		c.endLocked(context.DeadlineExceeded)
-	}
-	return c.err
-}
-
-// cancel ends the context as a hang-up does.
-func (c *hookContext) cancel() { c.end(context.Canceled) }
-
-func (c *hookContext) end(err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.endLocked(err)
-}
-
-func (c *hookContext) endLocked(err error) {
-	if c.err != nil {
-		return
-	}
-	c.err = err
-	if c.done != nil {
-		close(c.done)
-	}
-	if c.timer != nil {
-		c.timer.Stop()
-	}
 }

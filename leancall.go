@@ -1,13 +1,11 @@
 package powerstrip
 
-// One call on the lean path (see fastpath.go): reading its head, running
-// its pre-hooks, sending it to Docker, and relaying the answer in its own
-// framing.
+// One call on the lean path (see fastpath.go): reading its head, sending
+// it to Docker, and relaying the answer in its own framing.
 
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -168,263 +166,91 @@ func methodName(b []byte) string {
 	return string(b)
 }
 
-// takes reports whether the lean path serves a call with these hooks:
-// none, or pre-hooks only that speak the plain protocol v1 (no extension)
-// on a call with no body or a JSON one. Post-hooks, which need Docker's
-// answer buffered and rewritten, and the extensions are net/http's side's.
-func (lc *leanConn) takes(c *leanCall, pre, post []*boundHook) bool {
-	if len(post) > 0 || isTakeoverCall(c.method, c.path) {
-		return false
-	}
-	if len(pre) == 0 {
-		return true
-	}
-	for _, h := range pre {
-		if h.ext != (Extensions{}) {
-			return false
-		}
-	}
-	return c.length == 0 || (c.length <= lc.ll.proxy.bodyLimit &&
-		(bytes.EqualFold(c.contentType, []byte("application/json")) || isJSON(string(c.contentType))))
-}
-
-// forwardHooked runs the pre-hooks, then makes the call as they leave it.
-// A call they leave as it was goes to Docker byte for byte, as an unhooked
-// one does; a changed one gets a new request line and Content-Length.
-func (lc *leanConn) forwardHooked(c *leanCall, head []byte, st *state, pre []*boundHook) (keepAlive bool) {
-	p := lc.ll.proxy
-	c.start = time.Now()
-	lc.request = append(lc.request[:0], head...)
-	head = lc.request
-	lc.br.Discard(len(head)) //nolint:errcheck // Peeked, so there
-	if cap(lc.body) < int(c.length) {
-		lc.body = make([]byte, c.length)
-	}
-	body := lc.body[:c.length]
-	if _, err := io.ReadFull(lc.br, body); err != nil {
-		p.logger.Debug("client went away", "method", c.method, "request", string(c.target), "error", err)
-		return false
-	}
-	path, rawQuery := c.path, ""
-	if q := bytes.IndexByte(c.target, '?'); q >= 0 {
-		rawQuery = string(c.target[q+1:])
-	}
-	req := ClientRequest{Method: c.method, Request: joinRequest(path, rawQuery)}
-	if len(body) > 0 {
-		text := string(body)
-		req.Body = &text
-	}
-	// The hooks' context, which a hang-up cancels. A chain of one hook gets
-	// that hook's deadline here, so the chain need not make a context of
-	// its own for it; a longer chain is bounded by the budget, and each
-	// hook by its own timeout within it.
-	var ctx context.Context
-	var cancel context.CancelFunc
-	if len(pre) == 1 {
-		hc := newHookContext(chainDeadline(pre, p.hookBudget))
-		ctx, cancel = hc, hc.cancel
-	} else {
-		ctx, cancel = context.WithTimeout(context.Background(), chainDeadline(pre, p.hookBudget))
-	}
-	defer cancel()
-	ch := chain{logger: p.logger, budget: p.hookBudget, scope: st.matcher, method: c.method, path: path, bodyReplaceable: true}
-	// The watch stays armed into the exchange, which points it at
-	// Docker's connection.
-	watch := lc.watchHangUp(nil, cancel)
-	out, answer, err := ch.runPre(ctx, pre, req)
-	if err != nil || answer != nil {
-		if watch.end() {
-			p.logger.Debug("client went away", "method", c.method, "request", req.Request)
-			return false
-		}
-		if err != nil {
-			return lc.fail(c, req.Request, err)
-		}
-		// Only the short-circuit extension answers, and it goes to
-		// net/http's side; this is for safety.
-		return lc.writeAnswer(answer.Code, answer.ContentType, []byte(BodyText(answer.Body)), c.close) && !c.close
-	}
-	if out.Method == req.Method && out.Request == req.Request && BodyText(out.Body) == BodyText(req.Body) {
-		c.length = 0 // the body is in hand, not in the buffer
-		return lc.exchange(c, head, body, watch)
-	}
-	newPath, newQuery, err := splitRequest(out.Request) // the chain only applies Requests that split
-	if err != nil {
-		if watch.end() {
-			return false
-		}
-		return lc.fail(c, req.Request, err)
-	}
-	text := BodyText(out.Body)
-	lc.rewritten = rewriteHead(lc.rewritten[:0], c, head, out.Method, joinRequest(newPath, newQuery), len(text))
-	c.method, c.target, c.skips, c.length = out.Method, []byte(out.Request), 0, 0
-	return lc.exchange(c, lc.rewritten, []byte(text), watch)
-}
-
-// chainDeadline is how long the hooks of a lean call may take in all.
-func chainDeadline(pre []*boundHook, budget time.Duration) time.Duration {
-	d := budget
-	if len(pre) == 1 && (d <= 0 || pre[0].timeout < d) {
-		d = pre[0].timeout
-	}
-	if d <= 0 { // no budget: each hook's timeout, end to end
-		for _, h := range pre {
-			d += h.timeout
-		}
-	}
-	return d
-}
-
-// rewriteHead is head with a new request line and Content-Length, as a
-// pre-hook left the call; the other headers stay as the client sent them,
-// hop-by-hop ones left out.
-func rewriteHead(dst []byte, c *leanCall, head []byte, method, target string, length int) []byte {
-	dst = append(dst, method...)
-	dst = append(dst, ' ')
-	dst = append(dst, strings.ReplaceAll(target, " ", "%20")...) // a hook's query may hold a space
-	dst = append(dst, " HTTP/1.1\r\n"...)
-	rest := head[bytes.IndexByte(head, '\n')+1:]
-	start := len(head) - len(rest)
-	for off := 0; off < len(rest); {
-		eol := bytes.IndexByte(rest[off:], '\n')
-		if eol < 0 {
-			break
-		}
-		line, at := rest[off:off+eol+1], start+off
-		off += eol + 1
-		if len(line) <= 2 {
-			break
-		}
-		if at == c.lengthLine || c.isSkipped(at) {
-			continue
-		}
-		dst = append(dst, line...)
-	}
-	if length > 0 {
-		dst = append(dst, "Content-Length: "...)
-		dst = strconv.AppendInt(dst, int64(length), 10)
-		dst = append(dst, "\r\n"...)
-	}
-	return append(dst, "\r\n"...)
-}
-
-func (c *leanCall) isSkipped(at int) bool {
-	for i := 0; i < c.skips; i++ {
-		if c.skip[i][0] == at {
-			return true
-		}
-	}
-	return false
-}
-
-// fail answers the client with err as call.fail does on net/http's side:
-// a hook's rejection as the hook wrote it, anything else as Docker's error
-// shape with a status that fits.
-func (lc *leanConn) fail(c *leanCall, request string, err error) (keepAlive bool) {
-	var rej *Rejection
-	if errors.As(err, &rej) {
-		return lc.writeAnswer(rej.Code, rej.ContentType, rej.Body, c.close) && !c.close
-	}
-	code := http.StatusBadGateway
-	if errors.Is(err, context.DeadlineExceeded) {
-		code = http.StatusGatewayTimeout
-	}
-	lc.ll.proxy.logger.Error("call failed", "method", c.method, "request", request,
-		"status", code, "duration", time.Since(c.start), "error", err)
-	return lc.writeError(code, err.Error(), c.close) && !c.close
-}
-
-// forward makes one call: the head from the client's buffer, the body,
-// then Docker's answer back. It reports whether the connection can carry
-// another call.
-func (lc *leanConn) forward(c *leanCall, head []byte) (keepAlive bool) {
+// forward makes one call: the head, now copied out of the client's buffer
+// into lc.request, the body, then Docker's answer back. It reports whether
+// the connection can carry another call.
+func (lc *leanConn) forward(c *leanCall) (keepAlive bool) {
 	c.start = time.Now()
 	// The head leaves the buffer, which from here on holds only what comes
-	// after this call: the hang-up watch reads there. The copy is for a
-	// second try.
-	lc.request = append(lc.request[:0], head...)
-	lc.br.Discard(len(head)) //nolint:errcheck // Peeked, so there
-	return lc.exchange(c, lc.request, nil, nil)
-}
-
-// exchange sends head, then body if not nil, else c.length bytes from the
-// client's buffer, and relays Docker's answer. watch, if not nil, is the
-// call's armed hang-up watch, from its hooks.
-func (lc *leanConn) exchange(c *leanCall, head, body []byte, watch *hangUpWatch) (keepAlive bool) {
-	p := lc.ll.proxy
-	up := p.upstream
+	// after this call: the hang-up watch reads there.
+	lc.br.Discard(len(lc.request)) //nolint:errcheck // Peeked, so there
 	var dc *daemonConn
 	var status int
 	var err error
 	for attempt := 0; ; attempt++ {
 		var reused bool
-		dc, reused, err = up.getConn(context.Background())
+		dc, reused, err = lc.daemonConn()
 		if err != nil {
 			break
 		}
-		armed := watch != nil && !watch.isEnded()
-		if armed && !watch.retarget(dc) {
-			err = errClientGone // during the hooks
-		}
-		if err == nil {
-			err = lc.send(dc, c, head, body)
-		}
-		if err == nil && !armed {
-			// Only now: sending may read the body from the client's
-			// buffer, where the watch reads.
-			watch, armed = lc.watchHangUp(dc, nil), true
-		}
-		if err == nil {
-			status, err = lc.readAnswerHead(dc)
-		}
-		if err != nil && armed && watch.end() {
-			err = errClientGone
-		}
-		if err == nil {
+		var sent bool
+		status, sent, err = lc.exchange(dc, c)
+		if err == nil || err == errClientGone {
 			break
 		}
-		up.dropConn(dc)
-		dc = nil
-		// A pooled connection the daemon closed between the peek and the
-		// write: once more on a new one, for a call without a body, as on
-		// net/http's side. A call with one might have reached Docker.
-		if !reused || attempt > 0 || c.length > 0 || len(body) > 0 || err == errClientGone {
+		lc.dropDaemon()
+		// A kept daemon connection that the daemon closed just now: once
+		// more on a new one, under net/http's Transport's rule: only a call
+		// that is safe to repeat, or one nothing of which was sent.
+		if !reused || attempt > 0 || c.length > 0 || (sent && !c.idempotent()) {
 			break
 		}
-	}
-	if err != nil && err != errClientGone && watch != nil && watch.end() { // the hooks' watch, if the dial failed
-		err = errClientGone
 	}
 	if err == errClientGone {
-		p.logger.Debug("client went away", "method", c.method, "request", string(c.target))
+		lc.dropDaemon()
+		lc.ll.proxy.logger.Debug("client went away", "method", c.method, "request", string(c.target))
 		return false
 	}
 	if err != nil {
-		err = &daemonError{up.addr, err}
-		p.logger.Error("call failed", "method", c.method, "request", string(c.target),
-			"status", http.StatusBadGateway, "duration", time.Since(c.start), "error", err)
 		// The body is consumed or was never sent; either way the
 		// connection is at a call's boundary only without one.
-		return lc.writeError(http.StatusBadGateway, err.Error(), c.length > 0) && c.length == 0 && !c.close
+		return lc.failed(c, &daemonError{lc.ll.proxy.upstream.addr, err}, c.length > 0)
 	}
-	return lc.relayAnswer(dc, c, status, watch)
+	return lc.relayAnswer(dc, c, status)
 }
 
-// send writes the request head, without its hop-by-hop lines, and the body.
-func (lc *leanConn) send(dc *daemonConn, c *leanCall, head, body []byte) error {
+// exchange sends the call on dc and reads the answer's head, watching for
+// the client hanging up meanwhile. sent is whether any of the call left.
+func (lc *leanConn) exchange(dc *daemonConn, c *leanCall) (status int, sent bool, err error) {
+	sent, err = lc.send(dc, c)
+	if err != nil {
+		return 0, sent, err
+	}
+	// Only now: sending may read the body from the client's buffer, where
+	// the watch reads.
+	watch := lc.watchHangUp(dc)
+	status, err = lc.readAnswerHead(dc)
+	if err != nil && watch.end() {
+		err = errClientGone
+	}
+	return status, true, err
+}
+
+// idempotent reports whether a call may be sent twice (RFC 9110, 9.2.2).
+func (c *leanCall) idempotent() bool {
+	switch c.method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return false
+}
+
+// send writes the request head, without its hop-by-hop lines, and
+// c.length bytes of body from the client's buffer.
+func (lc *leanConn) send(dc *daemonConn, c *leanCall) (sent bool, err error) {
+	head := lc.request
 	at := 0
 	for i := 0; i < c.skips; i++ {
 		dc.bw.Write(head[at:c.skip[i][0]]) //nolint:errcheck // bufio keeps the error for Flush
 		at = c.skip[i][1]
 	}
 	dc.bw.Write(head[at:]) //nolint:errcheck // as above
-	dc.bw.Write(body)      //nolint:errcheck // as above
 	if c.length > 0 {
 		if err := lc.ll.proxy.upstream.pipe(dc.bw, dc.Conn, lc.br, lc.conn, c.length); err != nil {
-			return fmt.Errorf("sending the request body: %w", err)
+			return true, fmt.Errorf("sending the request body: %w", err)
 		}
 	}
-	return dc.bw.Flush()
+	return true, dc.bw.Flush()
 }
 
 // answerFraming is how the end of an answer's body is found.
@@ -493,78 +319,123 @@ func firstLine(b []byte) []byte {
 	return b
 }
 
-// relayAnswer writes the answer head in lc.head, without its hop-by-hop
-// headers, and relays the body in its framing.
-func (lc *leanConn) relayAnswer(dc *daemonConn, c *leanCall, status int, watch *hangUpWatch) (keepAlive bool) {
-	p := lc.ll.proxy
-	framing, length, reusable := byLength, int64(-1), true
-	var named [][]byte // headers the Connection header names
-	lines := lc.head[bytes.IndexByte(lc.head, '\n')+1:]
-	for rest := lines; ; {
+// answerHead is what the lean path needs to know of Docker's answer head.
+type answerHead struct {
+	framing  answerFraming
+	length   int64
+	reusable bool     // Docker's connection can carry another call
+	named    [][]byte // headers the Connection header names
+}
+
+// parseAnswerHead reads the framing of the answer head in lc.head.
+func parseAnswerHead(head []byte, method string, status int) (a answerHead, err error) {
+	a = answerHead{framing: byLength, length: -1, reusable: true}
+	for rest := head[bytes.IndexByte(head, '\n')+1:]; ; {
 		raw, more := nextLine(&rest)
-		line := bytes.TrimSuffix(raw, []byte("\r\n"))
-		if !more || len(bytes.TrimSuffix(line, []byte("\n"))) == 0 {
+		line := bytes.TrimRight(raw, "\r\n")
+		if !more || len(line) == 0 {
 			break
 		}
 		colon := bytes.IndexByte(line, ':')
 		if colon <= 0 {
-			continue // not a header; left out below too
+			continue // not a header; left out when relayed too
 		}
 		name, value := line[:colon], bytes.Trim(line[colon+1:], " \t")
-		switch {
+		switch hop, _ := hopHeader(name); {
 		case bytes.EqualFold(name, []byte("Content-Length")):
 			n, err := strconv.ParseInt(string(value), 10, 64)
-			if err != nil || n < 0 || (length >= 0 && n != length) {
-				watch.end()
-				return lc.answerFailed(dc, c, fmt.Errorf("malformed Content-Length %q", value))
+			if err != nil || n < 0 || (a.length >= 0 && n != a.length) {
+				return a, fmt.Errorf("malformed Content-Length %q", value)
 			}
-			length = n
-		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+			a.length = n
+		case hop == "Transfer-Encoding":
 			if bytes.EqualFold(value, []byte("chunked")) {
-				framing = chunked
+				a.framing = chunked
 			} else {
-				framing, reusable = untilClose, false
+				a.framing, a.reusable = untilClose, false
 			}
-		case bytes.EqualFold(name, []byte("Connection")):
+		case hop == "Connection":
 			for _, tok := range bytes.Split(value, []byte(",")) {
 				tok = bytes.Trim(tok, " \t")
 				if bytes.EqualFold(tok, []byte("close")) {
-					reusable = false
+					a.reusable = false
 				} else if len(tok) > 0 && !bytes.EqualFold(tok, []byte("keep-alive")) {
-					named = append(named, tok)
+					a.named = append(a.named, tok)
 				}
 			}
 		}
 	}
 	switch {
-	case c.method == http.MethodHead || status == http.StatusNoContent || status == http.StatusNotModified:
-		framing = noBody
-	case framing == chunked:
-	case length >= 0:
-		framing = byLength
+	case method == http.MethodHead || status == http.StatusNoContent || status == http.StatusNotModified:
+		a.framing = noBody
+	case a.framing == chunked:
+	case a.length >= 0:
+		a.framing = byLength
 	default:
-		framing, reusable = untilClose, false
+		a.framing, a.reusable = untilClose, false
 	}
-	keepAlive = !c.close && framing != untilClose && !lc.mustClose()
-	if framing == noBody || framing == byLength {
+	return a, nil
+}
+
+// relayAnswer writes the answer head in lc.head, without its hop-by-hop
+// headers, and relays the body in its framing.
+func (lc *leanConn) relayAnswer(dc *daemonConn, c *leanCall, status int) (keepAlive bool) {
+	watch := &lc.watch
+	a, err := parseAnswerHead(lc.head, c.method, status)
+	if err != nil {
+		watch.end()
+		lc.dropDaemon()
+		return lc.failed(c, &daemonError{lc.ll.proxy.upstream.addr, err}, c.close)
+	}
+	keepAlive = !c.close && a.framing != untilClose && !lc.mustClose()
+	if a.framing == noBody || a.framing == byLength {
 		// An answer of known length is short, or flows: a hang-up shows
 		// as a failed write. Streams of unknown length stay watched.
 		if watch.end() {
-			return lc.hungUp(dc, c)
+			lc.dropDaemon()
+			return false
 		}
 	}
+	lc.writeAnswerHead(a, keepAlive)
+	up := lc.ll.proxy.upstream
+	switch a.framing {
+	case byLength:
+		err = up.pipe(lc.bw, lc.conn, dc.br, dc.Conn, a.length)
+	case chunked:
+		err = up.pipeChunked(lc.bw, lc.conn, dc.br, dc.Conn)
+	case untilClose:
+		err = up.pipeToEOF(lc.bw, lc.conn, dc.br, dc.Conn)
+	}
+	if watch.end() {
+		err = errClientGone
+	}
+	if err == nil {
+		err = lc.bw.Flush()
+	}
+	if err != nil || !a.reusable {
+		lc.dropDaemon()
+	}
+	if err != nil {
+		lc.ll.proxy.logger.Debug("response cut short", "method", c.method, "request", string(c.target), "error", err)
+		return false
+	}
+	return keepAlive
+}
 
+// writeAnswerHead writes Docker's answer head in lc.head to the client,
+// without the headers that stay on Docker's connection.
+func (lc *leanConn) writeAnswerHead(a answerHead, keepAlive bool) {
 	bw := lc.bw
 	bw.WriteString("HTTP/1.1") //nolint:errcheck // bufio keeps the error for Flush
 	bw.Write(firstLine(lc.head)[8:])
 	bw.WriteString("\r\n")
-	for rest := lines; ; {
+	for rest := lc.head[bytes.IndexByte(lc.head, '\n')+1:]; ; {
 		line, more := nextLine(&rest)
 		if !more || len(bytes.TrimRight(line, "\r\n")) == 0 {
 			break
 		}
 		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || isHopByHop(line[:colon], named) {
+		if colon <= 0 || staysOnDaemonSide(line[:colon], a.named) {
 			continue
 		}
 		bw.Write(line)
@@ -573,55 +444,21 @@ func (lc *leanConn) relayAnswer(dc *daemonConn, c *leanCall, status int, watch *
 		bw.WriteString("Connection: close\r\n")
 	}
 	bw.WriteString("\r\n")
-
-	up := p.upstream
-	var err error
-	switch framing {
-	case byLength:
-		err = up.pipe(bw, lc.conn, dc.br, dc.Conn, length)
-	case chunked:
-		err = up.pipeChunked(bw, lc.conn, dc.br, dc.Conn)
-		if watch.end() {
-			err = errClientGone
-		}
-	case untilClose:
-		err = up.pipeToEOF(bw, lc.conn, dc.br, dc.Conn)
-		if watch.end() {
-			err = errClientGone
-		}
-	}
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err != nil {
-		up.dropConn(dc)
-		p.logger.Debug("response cut short", "method", c.method, "request", string(c.target), "error", err)
-		return false
-	}
-	if reusable {
-		up.putConn(dc)
-	} else {
-		up.dropConn(dc)
-	}
-	return keepAlive
 }
 
 var errClientGone = errors.New("the client hung up")
 
-func (lc *leanConn) hungUp(dc *daemonConn, c *leanCall) bool {
-	lc.ll.proxy.upstream.dropConn(dc)
-	lc.ll.proxy.logger.Debug("client went away", "method", c.method, "request", string(c.target))
-	return false
-}
-
-// answerFailed answers 502 for an answer head the lean path cannot relay.
-func (lc *leanConn) answerFailed(dc *daemonConn, c *leanCall, err error) bool {
-	p := lc.ll.proxy
-	p.upstream.dropConn(dc)
-	err = &daemonError{p.upstream.addr, err}
-	p.logger.Error("call failed", "method", c.method, "request", string(c.target),
-		"status", http.StatusBadGateway, "duration", time.Since(c.start), "error", err)
-	return lc.writeError(http.StatusBadGateway, err.Error(), c.close) && !c.close
+// failed answers the call with err as net/http's side would (writeError
+// and statusOf are shared), and reports whether the connection can carry
+// another call.
+func (lc *leanConn) failed(c *leanCall, err error, closing bool) (keepAlive bool) {
+	code := statusOf(err)
+	lc.ll.proxy.logger.Error("call failed", "method", c.method, "request", string(c.target),
+		"status", code, "duration", time.Since(c.start), "error", err)
+	closing = closing || c.close
+	w := &leanResponse{bw: lc.bw, head: c.method == http.MethodHead, closing: closing}
+	writeError(w, code, err.Error())
+	return lc.bw.Flush() == nil && !closing
 }
 
 func (lc *leanConn) mustClose() bool {
@@ -631,11 +468,11 @@ func (lc *leanConn) mustClose() bool {
 	return lc.closing || lc.ll.closing
 }
 
-// isHopByHop reports whether an answer header stays on Docker's
-// connection: the hop-by-hop ones and those its Connection header names,
-// but for Transfer-Encoding and Trailer, which the lean path passes on
-// because it relays the chunked framing as Docker wrote it.
-func isHopByHop(name []byte, named [][]byte) bool {
+// staysOnDaemonSide reports whether an answer header is not passed on: the
+// hop-by-hop ones and those the Connection header names, but for
+// Transfer-Encoding and Trailer, which the lean path passes on because it
+// relays the chunked framing as Docker wrote it.
+func staysOnDaemonSide(name []byte, named [][]byte) bool {
 	if hop, ok := hopHeader(name); ok {
 		return hop != "Transfer-Encoding" && hop != "Trailer"
 	}
@@ -647,26 +484,45 @@ func isHopByHop(name []byte, named [][]byte) bool {
 	return false
 }
 
-// writeError answers with Docker's error shape, as writeError does on
-// net/http's side.
-func (lc *leanConn) writeError(code int, message string, closing bool) bool {
-	return lc.writeAnswer(code, "application/json", dockerError("powerstrip: "+message), closing)
+// leanResponse is the http.ResponseWriter of the lean path's own answers,
+// so that they are written by the same code as net/http's side's: the
+// head as net/http writes it, and no body for HEAD.
+type leanResponse struct {
+	bw      *bufio.Writer
+	head    bool // answering HEAD: the head alone
+	closing bool
+	header  http.Header
+	wrote   bool
 }
 
-// writeAnswer answers the call itself.
-func (lc *leanConn) writeAnswer(code int, contentType string, body []byte, closing bool) bool {
-	bw := lc.bw
-	fmt.Fprintf(bw, "HTTP/1.1 %d %s\r\nContent-Length: %d\r\nDate: %s\r\n",
-		code, http.StatusText(code), len(body), time.Now().UTC().Format(http.TimeFormat))
-	if contentType != "" {
-		fmt.Fprintf(bw, "Content-Type: %s\r\n", headerValue(contentType))
+func (w *leanResponse) Header() http.Header {
+	if w.header == nil {
+		w.header = http.Header{}
 	}
-	if closing {
-		bw.WriteString("Connection: close\r\n") //nolint:errcheck // bufio keeps the error for Flush
+	return w.header
+}
+
+func (w *leanResponse) WriteHeader(code int) {
+	if w.wrote {
+		return
 	}
-	bw.WriteString("\r\n") //nolint:errcheck // as above
-	bw.Write(body)         //nolint:errcheck // as above
-	return bw.Flush() == nil
+	w.wrote = true
+	h := w.Header()
+	h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	if w.closing {
+		h.Set("Connection", "close")
+	}
+	fmt.Fprintf(w.bw, "HTTP/1.1 %03d %s\r\n", code, http.StatusText(code))
+	h.Write(w.bw)            //nolint:errcheck // bufio keeps the error for Flush
+	w.bw.WriteString("\r\n") //nolint:errcheck // as above
+}
+
+func (w *leanResponse) Write(b []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	if w.head {
+		return len(b), nil
+	}
+	return w.bw.Write(b)
 }
 
 // pipe copies n bytes from src to dst. What src has buffered goes through

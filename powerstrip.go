@@ -53,12 +53,14 @@
 //
 // # Serving
 //
-// A Proxy is an http.Handler, so srv.Serve(l) serves it. Proxy.Serve(srv, l)
-// serves it faster: a lean HTTP/1.1 forwarder reads each call's head in
-// place and, for a plain call that no hook matches or that only plain
-// pre-hooks match, forwards its bytes to Docker and Docker's answer back
-// without building an http.Request; every other call goes to srv with its
-// connection. The client cannot tell the two paths apart, but by speed.
+// A Proxy is an http.Handler, so srv.Serve(l) serves it; it talks to Docker
+// through net/http's Transport. Proxy.Serve(srv, l) serves it faster: a
+// lean HTTP/1.1 forwarder reads each call's head and, for a plain call no
+// hook matches, forwards its bytes to Docker on a daemon connection of that
+// client connection's own, and Docker's answer back, without building an
+// http.Request; every other call goes to srv with its connection. Hooks run
+// in one place, ServeHTTP. The client cannot tell the two paths apart, but
+// by speed.
 package powerstrip
 
 import (
@@ -66,11 +68,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -101,6 +101,8 @@ type Proxy struct {
 	bodyLimit     int64
 	responseLimit int64
 	hookBudget    time.Duration
+	// bodies bounds the memory held for hooks across all calls.
+	bodies *bodyBudget
 	// lean are the connections Serve's lean path serves.
 	lean leanConns
 	// state is the compiled config. A call loads it once and keeps it to the
@@ -148,6 +150,7 @@ type settings struct {
 	bodyLimit     int64
 	responseLimit int64
 	hookBudget    time.Duration
+	hookMemory    int64
 	upstreamTLS   *tls.Config
 }
 
@@ -241,6 +244,23 @@ func WithResponseBufferLimit(n int64) Option {
 	}
 }
 
+// WithHookMemoryLimit bounds the bytes of bodies held in memory for hooks
+// across all calls at once: JSON request bodies read for pre-hooks and
+// answers buffered for post-hooks, each counted once (the hooks, the chain
+// and the request to Docker share one copy). A call whose request body
+// does not fit is refused with 503 before Docker sees it, so the client
+// can try again; an answer that does not fit waits for room, within the
+// hook budget, then fails with 502. The default is DefaultHookMemoryLimit.
+func WithHookMemoryLimit(n int64) Option {
+	return func(s *settings) error {
+		if n <= 0 {
+			return fmt.Errorf("WithHookMemoryLimit: %d is not positive", n)
+		}
+		s.hookMemory = n
+		return nil
+	}
+}
+
 // DefaultHookBudget bounds the time all hooks of one call may take together.
 const DefaultHookBudget = 60 * time.Second
 
@@ -269,6 +289,7 @@ func New(cfg *Config, opts ...Option) (*Proxy, error) {
 		bodyLimit:     DefaultBodyLimit,
 		responseLimit: DefaultResponseBufferLimit,
 		hookBudget:    DefaultHookBudget,
+		hookMemory:    DefaultHookMemoryLimit,
 	}
 	for _, opt := range opts {
 		if err := opt(&s); err != nil {
@@ -291,6 +312,7 @@ func New(cfg *Config, opts ...Option) (*Proxy, error) {
 		bodyLimit:     s.bodyLimit,
 		responseLimit: s.responseLimit,
 		hookBudget:    s.hookBudget,
+		bodies:        newBodyBudget(s.hookMemory),
 	}
 	p.lean.ended = make(chan struct{}, 1)
 	if err := p.Reload(cfg); err != nil {
@@ -429,30 +451,6 @@ func newAdapterClient() *http.Client {
 	}
 }
 
-// ServeHTTP proxies one call: match, pre-hooks, Docker, post-hooks.
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	st := p.state.Load()
-	method := strings.ToUpper(r.Method)
-	path, err := canonicalPath(r.URL)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	pre, post := st.hooksFor(method, path)
-	c := &call{
-		proxy: p, w: w, r: r, start: time.Now(), path: path,
-		req:  ClientRequest{Method: method},
-		pre:  pre,
-		post: post,
-	}
-	if len(c.pre)+len(c.post) > 0 {
-		// Only hooks need the protocol's spelling of the call.
-		c.req.Request = joinRequest(path, r.URL.RawQuery)
-		c.chain = chain{logger: p.logger, budget: p.hookBudget, scope: st.matcher, method: method, path: path}
-	}
-	c.serve()
-}
-
 // bind is a hook with its settings, defaults filled in.
 func bind(name string, h Hook, a Adapter) *boundHook {
 	b := &boundHook{name: name, hook: h, timeout: a.Timeout, policy: a.FailurePolicy, ext: a.Extensions, dryRun: a.DryRun}
@@ -474,203 +472,4 @@ func (st *state) bind(names []string) []*boundHook {
 		out[i] = st.hooks[n]
 	}
 	return out
-}
-
-// call is one proxied call on its way through the chain.
-type call struct {
-	proxy     *Proxy
-	w         http.ResponseWriter
-	r         *http.Request
-	start     time.Time
-	req       ClientRequest
-	path      string // canonical
-	pre, post []*boundHook
-	chain     chain
-}
-
-func (c *call) serve() {
-	p, r := c.proxy, c.r
-	ctx := r.Context()
-	body, length := io.Reader(r.Body), r.ContentLength
-	hooked := len(c.pre)+len(c.post) > 0
-	if hooked {
-		held, ok, err := holdJSONBody(r, p.bodyLimit)
-		if err != nil {
-			c.fail(err)
-			return
-		}
-		c.chain.bodyReplaceable = ok
-		if ok && len(held) > 0 {
-			s := string(held)
-			c.req.Body = &s
-		}
-		c.req.Headers = make(http.Header, len(r.Header))
-		copyEndToEnd(c.req.Headers, r.Header)
-		c.chain.caller = callerOf(r)
-	}
-	req, header, path, rawQuery := c.req, r.Header, c.path, r.URL.RawQuery
-	if hooked {
-		var answer *ServerResponse
-		var err error
-		if req, answer, err = c.chain.runPre(ctx, c.pre, c.req); err != nil {
-			c.fail(err)
-			return
-		}
-		if answer != nil {
-			// A pre-hook answered the call itself: Docker is not called,
-			// and the post-hooks see that answer as Docker's.
-			c.finish(req, *answer)
-			return
-		}
-		header = req.Headers
-		if c.chain.bodyReplaceable {
-			text := BodyText(req.Body)
-			body, length = strings.NewReader(text), int64(len(text))
-		}
-		if path, rawQuery, err = splitRequest(req.Request); err != nil { // the chain only applies Requests that split
-			c.fail(err)
-			return
-		}
-	}
-	out := p.upstream.outgoing(ctx, r, header, req.Method, path, rawQuery, body, length)
-	if takesOver(req.Method, path, r.Header) {
-		if len(c.post) > 0 {
-			p.logger.Debug("post-hooks skipped: the call takes over the connection", "method", req.Method, "request", req.Request)
-		}
-		if err := p.upstream.hijack(c.w, out); err != nil {
-			c.dockerFailed(http.StatusBadGateway, err.Error())
-			c.fail(err)
-		}
-		return
-	}
-	if length != 0 && !c.chain.bodyReplaceable {
-		// Docker may answer while the body still streams in (a build
-		// reports progress as it reads the context); net/http's server
-		// would otherwise stop reading the body once the answer starts.
-		// Only HTTP/2 refuses, and it is full-duplex already.
-		http.NewResponseController(c.w).EnableFullDuplex() //nolint:errcheck
-	}
-	resp, err := p.upstream.roundTrip(out)
-	if err != nil {
-		err = &daemonError{p.upstream.addr, err}
-		c.dockerFailed(http.StatusBadGateway, err.Error())
-		c.fail(err)
-		return
-	}
-	defer resp.Body.Close()
-	// Docker's error is read, when it is text, for post-hooks to see and
-	// for unwind calls to quote; anything else streams.
-	buffer := carryable(resp) && (len(c.post) > 0 || (resp.StatusCode >= 400 && c.chain.wantsUnwind()))
-	if !buffer {
-		if len(c.post) > 0 {
-			p.logger.Debug("post-hooks skipped: the response is not text", "method", req.Method,
-				"request", req.Request, "content-type", resp.Header.Get("Content-Type"))
-		}
-		if resp.StatusCode >= 400 {
-			c.dockerFailed(resp.StatusCode, http.StatusText(resp.StatusCode))
-		}
-		if err := p.upstream.streamResponse(c.w, resp); err != nil {
-			p.logger.Debug("response cut short", "method", req.Method, "request", c.request(), "error", err)
-		}
-		return
-	}
-	data, err := readLimited(resp.Body, p.responseLimit)
-	if errors.Is(err, errTooLarge) {
-		c.fail(fmt.Errorf("the daemon's answer is larger than the post-hook buffer of %d bytes (WithResponseBufferLimit); "+
-			"the call was made, but its answer cannot be passed through the post-hooks: %w", p.responseLimit, &daemonError{p.upstream.addr, err}))
-		return
-	}
-	if err != nil {
-		c.fail(&daemonError{p.upstream.addr, err})
-		return
-	}
-	sr := ServerResponse{ContentType: resp.Header.Get("Content-Type"), Code: resp.StatusCode, Headers: make(http.Header, len(resp.Header))}
-	copyEndToEnd(sr.Headers, resp.Header)
-	if len(data) > 0 {
-		s := string(data)
-		sr.Body = &s
-	}
-	if resp.StatusCode >= 400 {
-		c.dockerFailed(resp.StatusCode, rejectionMessage(&Rejection{Body: data}))
-	}
-	c.finish(req, sr)
-}
-
-// finish runs the post-hooks on an answer and writes what they leave.
-func (c *call) finish(req ClientRequest, sr ServerResponse) {
-	sr, err := c.chain.runPost(c.r.Context(), c.post, req, sr)
-	if err != nil {
-		c.fail(err)
-		return
-	}
-	writeBuffered(c.w, sr)
-}
-
-// dockerFailed tells the pre-hooks that asked for it (unwind) that Docker
-// failed the call they let through.
-func (c *call) dockerFailed(code int, message string) {
-	if c.chain.wantsUnwind() {
-		c.chain.unwind(c.r.Context(), UnwindReason{Stage: "docker", Code: code, Message: message})
-	}
-}
-
-// holdJSONBody reads the request body when hooks may see it: a JSON body,
-// or none at all. ok is false for any other body, which must stream.
-func holdJSONBody(r *http.Request, limit int64) (body []byte, ok bool, err error) {
-	if r.ContentLength == 0 {
-		return nil, true, nil
-	}
-	if !isJSON(r.Header.Get("Content-Type")) {
-		return nil, false, nil
-	}
-	body, err = readLimited(r.Body, limit)
-	if errors.Is(err, errTooLarge) {
-		return nil, false, &bodyTooLargeError{limit}
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("reading the request body: %w", err)
-	}
-	return body, true, nil
-}
-
-type bodyTooLargeError struct{ limit int64 }
-
-func (e *bodyTooLargeError) Error() string {
-	return fmt.Sprintf("the JSON request body is larger than %d bytes, the most hooks are given (WithRequestBodyLimit)", e.limit)
-}
-
-// request is the call's protocol spelling for the log; calls no hook
-// matched never needed it on their way, so it is made here, off the path.
-func (c *call) request() string {
-	if c.req.Request != "" {
-		return c.req.Request
-	}
-	return c.r.URL.RequestURI()
-}
-
-// fail answers the client with err: a hook's rejection as the hook wrote it,
-// anything else as Docker's error shape with a status that fits.
-func (c *call) fail(err error) {
-	ctx := c.r.Context()
-	request := c.request()
-	if ctx.Err() != nil {
-		c.proxy.logger.Debug("client went away", "method", c.req.Method, "request", request, "error", err)
-		return
-	}
-	var rej *Rejection
-	if errors.As(err, &rej) {
-		writeRejection(c.w, rej)
-		return
-	}
-	code := http.StatusBadGateway
-	var tooLarge *bodyTooLargeError
-	switch {
-	case errors.As(err, &tooLarge):
-		code = http.StatusRequestEntityTooLarge
-	case errors.Is(err, context.DeadlineExceeded):
-		code = http.StatusGatewayTimeout
-	}
-	c.proxy.logger.Error("call failed", "method", c.req.Method, "request", request,
-		"status", code, "duration", time.Since(c.start), "error", err)
-	writeError(c.w, code, err.Error())
 }

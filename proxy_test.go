@@ -858,10 +858,11 @@ func TestHookOutputCannotSmuggle(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 200 || resp.Header.Get("X-Injected") != "" || resp.Header.Get("X-Got") != "one  Injected: yes" {
+	// Nothing of it is written to Docker: the call fails as the hook's.
+	if resp.StatusCode != 502 || resp.Header.Get("X-Injected") != "" {
 		t.Errorf("status %d, headers %v", resp.StatusCode, resp.Header)
 	}
-	if c := docker.calls(); len(c) != 1 || c[0].Query != "a=b%20c" {
+	if c := docker.calls(); len(c) != 0 {
 		t.Errorf("Docker got %+v", c)
 	}
 }

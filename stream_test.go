@@ -81,10 +81,10 @@ func TestHiddenBodyNeverReachesDocker(t *testing.T) {
 	}
 }
 
-// streamGoroutines counts the goroutines serving proxied calls, and the
-// proxy's connections to the daemon in an exchange.
-func streamGoroutines(p *Proxy) (serving, upstreamConns int) {
-	p.upstream.closeIdle()
+// streamGoroutines counts the goroutines serving proxied calls: a call
+// that ends closes its daemon connection (the transport's, when its answer
+// was not read to the end; the lean path's, when its client is gone).
+func streamGoroutines(p *Proxy) (serving int) {
 	buf := make([]byte, 8<<20)
 	stacks := string(buf[:runtime.Stack(buf, true)])
 	for _, g := range strings.Split(stacks, "\n\n") {
@@ -93,7 +93,7 @@ func streamGoroutines(p *Proxy) (serving, upstreamConns int) {
 			serving++
 		}
 	}
-	return serving, int(p.upstream.active.Load())
+	return serving
 }
 
 // waitNoStreams waits, bounded, until no goroutine serves a call and no
@@ -102,12 +102,12 @@ func waitNoStreams(t *testing.T, p *Proxy, what string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		serving, conns := streamGoroutines(p)
-		if serving == 0 && conns == 0 {
+		serving := streamGoroutines(p)
+		if serving == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: %d goroutines still serve calls, %d upstream connections open", what, serving, conns)
+			t.Fatalf("%s: %d goroutines still serve calls", what, serving)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -151,7 +151,7 @@ func TestStreamsEndWhenClientLeaves(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if serving, _ := streamGoroutines(p); serving != 1 {
+		if serving := streamGoroutines(p); serving != 1 {
 			t.Errorf("while streaming: %d goroutines serving (want 1)", serving)
 		}
 		cancel()
@@ -196,7 +196,7 @@ func TestStreamsEndWhenClientLeaves(t *testing.T) {
 		if _, err := br.Peek(8 + len("tick\n")); err != nil {
 			t.Fatalf("no output: %v", err)
 		}
-		if serving, _ := streamGoroutines(p); serving != 2 {
+		if serving := streamGoroutines(p); serving != 2 {
 			t.Errorf("while attached: %d goroutines relaying (want 2)", serving)
 		}
 		conn.Close()
