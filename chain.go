@@ -38,7 +38,8 @@ func (f HookFunc) ServeHook(ctx context.Context, req *HookRequest) (*HookRespons
 }
 
 // HookError is a hook that failed without rejecting: unreachable, timed out,
-// answered something that is not protocol v1, or panicked.
+// answered something that is not protocol v1 or a value the call cannot
+// carry (see checkAnswer), or panicked.
 type HookError struct {
 	// Hook is the adapter's name.
 	Hook string
@@ -206,36 +207,28 @@ func (c *chain) runPre(ctx context.Context, hooks []*boundHook, req ClientReques
 			c.logger.Debug("chain step", append([]any{"adapter", h.name, "type", PreHook, "duration", took, "status", "ok"},
 				requestChanges(before, req)...)...)
 		}
-		if answer, err := c.shortCircuit(h, resp); answer != nil || err != nil {
-			if err != nil {
-				c.final = req
-				c.unwind(ctx, unwindFor(h, err))
-			} else {
-				c.logger.Info("hook answered the call itself; Docker not called", "adapter", h.name, "status", answer.Code,
-					"method", req.Method, "request", req.Request)
-			}
-			return req, answer, err
+		if answer := c.shortCircuit(h, resp); answer != nil {
+			c.logger.Info("hook answered the call itself; Docker not called", "adapter", h.name, "status", answer.Code,
+				"method", req.Method, "request", req.Request)
+			return req, answer, nil
 		}
 	}
 	c.final = req
 	return req, nil, nil
 }
 
-// shortCircuit is the answer a pre-hook gave the client itself, if it may.
-func (c *chain) shortCircuit(h *boundHook, resp *HookResponse) (*ServerResponse, error) {
+// shortCircuit is the answer a pre-hook gave the client itself, if it may;
+// checkAnswer has vetted it.
+func (c *chain) shortCircuit(h *boundHook, resp *HookResponse) *ServerResponse {
 	if resp == nil || resp.ModifiedServerResponse == nil || !h.ext.ShortCircuit {
-		return nil, nil
+		return nil
 	}
 	answer := *resp.ModifiedServerResponse
 	answer.Headers = nil
 	if h.ext.Headers && resp.ModifiedServerResponse.Headers != nil {
 		answer.Headers = c.applyHeaders(h, nil, resp.ModifiedServerResponse.Headers)
 	}
-	if answer.Code < 200 || answer.Code > 399 {
-		return nil, &HookError{Hook: h.name, Type: PreHook,
-			Err: fmt.Errorf("answered the call with Code %d; a short-circuit answer is a status from 200 to 399 (reject with an error status instead)", answer.Code)}
-	}
-	return &answer, nil
+	return &answer
 }
 
 // runPost runs the post-hooks on Docker's answer and returns the answer the
@@ -259,9 +252,7 @@ func (c *chain) runPost(ctx context.Context, hooks []*boundHook, req ClientReque
 		}
 		before := resp
 		if out != nil && out.ModifiedServerResponse != nil {
-			if resp, err = c.applyResponse(h, resp, out.ModifiedServerResponse); err != nil {
-				return resp, &HookError{Hook: h.name, Type: PostHook, Err: err}
-			}
+			resp = c.applyResponse(h, resp, out.ModifiedServerResponse)
 		}
 		if c.logger.Enabled(ctx, slog.LevelDebug) {
 			c.logger.Debug("chain step", append([]any{"adapter", h.name, "type", PostHook, "duration", took, "status", "ok"},
@@ -300,10 +291,9 @@ func (c *chain) dryRunPost(h *boundHook, resp ServerResponse, out *HookResponse,
 	case err != nil:
 		c.logger.Info("dry run: the hook failed; nothing applied", append(attrs, "error", err)...)
 	case out != nil && out.ModifiedServerResponse != nil:
-		if would, err := c.applyResponse(h, resp, out.ModifiedServerResponse); err == nil {
-			if changes := responseChanges(resp, would); len(changes) > 0 {
-				c.logger.Info("dry run: the hook would have changed the answer", append(attrs, changes...)...)
-			}
+		would := c.applyResponse(h, resp, out.ModifiedServerResponse)
+		if changes := responseChanges(resp, would); len(changes) > 0 {
+			c.logger.Info("dry run: the hook would have changed the answer", append(attrs, changes...)...)
 		}
 	}
 }
@@ -381,7 +371,8 @@ func (c *chain) unwind(ctx context.Context, reason UnwindReason) {
 }
 
 // call runs one hook under its timeout and failure policy, and logs
-// rejections and failures; the caller traces successful steps.
+// rejections and failures; an answer checkAnswer refuses is a failure like
+// any other. The caller traces successful steps.
 func (c *chain) call(ctx context.Context, h *boundHook, req *HookRequest) (*HookResponse, time.Duration, error) {
 	start := time.Now()
 	timeout, byBudget := h.timeout, false
@@ -399,6 +390,9 @@ func (c *chain) call(ctx context.Context, h *boundHook, req *HookRequest) (*Hook
 			hctx, cancel = context.WithTimeout(ctx, timeout)
 		}
 		resp, err = safeServeHook(hctx, h.hook, req)
+		if err == nil {
+			err = checkAnswer(h, req, resp)
+		}
 		if cancel != nil {
 			cancel()
 		}
@@ -423,9 +417,12 @@ func (c *chain) call(ctx context.Context, h *boundHook, req *HookRequest) (*Hook
 		"request", req.ClientRequest.Request, "duration", took}
 	var rej *Rejection
 	if errors.As(err, &rej) {
-		if rej.Code < 400 || rej.Code > 599 {
+		switch {
+		case rej.Code < 400 || rej.Code > 599:
 			err = fmt.Errorf("rejected with status %d, which is not an error status", rej.Code)
-		} else {
+		case !isFieldValue(rej.ContentType):
+			err = fmt.Errorf("rejected with the Content-Type %q, which is not a header value", rej.ContentType)
+		default:
 			c.logger.Info("hook rejected the call", append(attrs, "status", rej.Code)...)
 			return nil, took, rej
 		}
@@ -476,6 +473,9 @@ func (c *chain) applyRequest(h *boundHook, cur ClientRequest, mod *ClientRequest
 	}
 	method := cur.Method
 	if mod.Method != "" {
+		// Upper case for the original protocol's adapters, which wrote
+		// "post"; checkAnswer made sure it is an ASCII token, so this
+		// cannot turn anything else into one.
 		method = strings.ToUpper(mod.Method)
 	}
 	request := cur.Request
@@ -486,9 +486,7 @@ func (c *chain) applyRequest(h *boundHook, cur ClientRequest, mod *ClientRequest
 		return next
 	}
 	newPath, newQuery, err := splitRequest(request)
-	if err != nil {
-		c.logger.Warn("hook returned an unusable Request; not applied", "adapter", h.name,
-			"request", cur.Request, "returned", request, "error", err)
+	if err != nil { // checkAnswer fails the hook first; this keeps garbage out all the same
 		return next
 	}
 	curPath, _, _ := splitRequest(cur.Request) // cur was built by us: always valid
@@ -502,16 +500,14 @@ func (c *chain) applyRequest(h *boundHook, cur ClientRequest, mod *ClientRequest
 	return next
 }
 
-// applyResponse applies a post-hook's ModifiedServerResponse to cur. Zero
-// and empty fields leave cur's unchanged.
-func (c *chain) applyResponse(h *boundHook, cur ServerResponse, mod *ServerResponse) (ServerResponse, error) {
+// applyResponse applies a post-hook's ModifiedServerResponse, which
+// checkAnswer has vetted, to cur. Zero and empty fields leave cur's
+// unchanged.
+func (c *chain) applyResponse(h *boundHook, cur ServerResponse, mod *ServerResponse) ServerResponse {
 	if h.ext.Headers && mod.Headers != nil {
 		cur.Headers = c.applyHeaders(h, cur.Headers, mod.Headers)
 	}
 	if mod.Code != 0 {
-		if mod.Code < 200 || mod.Code > 599 {
-			return cur, fmt.Errorf("returned Code %d, which is not a status from 200 to 599", mod.Code)
-		}
 		cur.Code = mod.Code
 	}
 	if mod.ContentType != "" {
@@ -520,7 +516,115 @@ func (c *chain) applyResponse(h *boundHook, cur ServerResponse, mod *ServerRespo
 	if mod.Body != nil && *mod.Body != "" {
 		cur.Body = mod.Body
 	}
-	return cur, nil
+	return cur
+}
+
+// checkAnswer fails a hook whose answer holds what the chain cannot use as
+// it is: a Method or Request that would not make one clean request line, a
+// header or Content-Type that would not make one clean header line, a
+// status the answer may not have. Such an answer is a bug or an attack, so
+// it is neither forwarded nor quietly cleaned up: it is the adapter's
+// failure, and its failure policy decides (fail the call, or ignore the
+// whole answer). Only what the hook changed is checked: one that echoes
+// what it was shown does not fail for the client's spelling.
+func checkAnswer(h *boundHook, req *HookRequest, resp *HookResponse) error {
+	if resp == nil {
+		return nil
+	}
+	switch req.Type {
+	case PreHook:
+		if mod := resp.ModifiedClientRequest; mod != nil {
+			if err := checkClientRequest(h, req.ClientRequest, mod); err != nil {
+				return err
+			}
+		}
+		if sr := resp.ModifiedServerResponse; sr != nil && h.ext.ShortCircuit {
+			if sr.Code < 200 || sr.Code > 399 {
+				return fmt.Errorf("answered the call with Code %d; a short-circuit answer is a status from 200 to 399 (reject with an error status instead)", sr.Code)
+			}
+			return checkServerResponse(h, ServerResponse{}, sr)
+		}
+	case PostHook:
+		if sr := resp.ModifiedServerResponse; sr != nil && req.ServerResponse != nil {
+			if sr.Code != 0 && (sr.Code < 200 || sr.Code > 599) {
+				return fmt.Errorf("returned Code %d, which is not a status from 200 to 599", sr.Code)
+			}
+			return checkServerResponse(h, *req.ServerResponse, sr)
+		}
+	}
+	return nil
+}
+
+// checkClientRequest checks a pre-hook's ModifiedClientRequest against
+// shown, the request as the hook saw it.
+func checkClientRequest(h *boundHook, shown ClientRequest, mod *ClientRequest) error {
+	if mod.Method != "" && !isToken(mod.Method) {
+		return fmt.Errorf("returned the Method %q, which is not an HTTP method", mod.Method)
+	}
+	if mod.Request != "" && mod.Request != shown.Request {
+		if err := checkRequest(mod.Request); err != nil {
+			return fmt.Errorf("returned an unusable Request: %w", err)
+		}
+	}
+	if h.ext.Headers && mod.Headers != nil {
+		return checkHeaders(shown.Headers, mod.Headers)
+	}
+	return nil
+}
+
+// checkServerResponse checks a ModifiedServerResponse against shown, the
+// answer as the hook saw it (none for a short-circuit).
+func checkServerResponse(h *boundHook, shown ServerResponse, mod *ServerResponse) error {
+	if mod.ContentType != shown.ContentType && !isFieldValue(mod.ContentType) {
+		return fmt.Errorf("returned the ContentType %q, which is not a header value", mod.ContentType)
+	}
+	if h.ext.Headers && mod.Headers != nil {
+		return checkHeaders(shown.Headers, mod.Headers)
+	}
+	return nil
+}
+
+// checkHeaders checks the headers a hook wants, those it did not change
+// excepted.
+func checkHeaders(shown, want http.Header) error {
+	for k, vv := range want {
+		if slices.Equal(shown[http.CanonicalHeaderKey(k)], vv) {
+			continue
+		}
+		if !isToken(k) {
+			return fmt.Errorf("returned the header name %q, which is not a token", k)
+		}
+		for _, v := range vv {
+			if !isFieldValue(v) {
+				return fmt.Errorf("returned the header %s: %q, which is not a header value", k, v)
+			}
+		}
+	}
+	return nil
+}
+
+// checkRequest reports whether request is a Request in the one spelling
+// Powerstrip shows hooks and sends Docker: an origin-form path already
+// canonical (see canonicalPath), so nothing in it decodes or resolves to
+// something else, and a query url.ParseQuery takes, with no byte that
+// could end the request line or be read two ways.
+func checkRequest(request string) error {
+	for i := 0; i < len(request); i++ {
+		if b := request[i]; b <= ' ' || b >= 0x7f || b == '#' {
+			return fmt.Errorf("%q holds the byte %q, which a request target may not", request, b)
+		}
+	}
+	p, rawQuery, err := splitRequest(request)
+	if err != nil {
+		return err
+	}
+	if canonical := joinRequest(p, rawQuery); canonical != request {
+		return fmt.Errorf("%q is not in its canonical spelling, %q", request, canonical)
+	}
+	if _, err := url.ParseQuery(rawQuery); err != nil {
+		return fmt.Errorf("the query of %q: %w", request, err)
+	}
+	return nil
 }
 
 // splitRequest splits a protocol Request into its canonical path and raw

@@ -272,6 +272,17 @@ func isToken[T string | []byte](s T) bool {
 	return true
 }
 
+// isFieldValue reports whether s can be a header's value (RFC 9110): no
+// line break nor any other control byte but tab.
+func isFieldValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; (b < ' ' && b != '\t') || b == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 func parseVersion(n *yaml.Node, cfg *Config) error {
 	n = resolve(n)
 	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {

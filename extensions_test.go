@@ -288,6 +288,34 @@ func TestUnwindRemote(t *testing.T) {
 	}
 }
 
+// A Go hook served by NewAdapterHandler as a remote adapter with the unwind
+// extension is told when Docker fails the call after its pre-hook.
+func TestUnwindAdapterHandler(t *testing.T) {
+	docker := newFakeDocker(t, jsonReply(409, `{"message":"name in use"}`))
+	hook := &recorder{}
+	adapter := httptest.NewServer(NewAdapterHandler(hook))
+	defer adapter.Close()
+	srv := proxyFromYAML(t, fmt.Sprintf("version: 1\nendpoints:\n  \"POST /**\":\n    pre: [a]\nadapters:\n  a:\n    url: %s\n    extensions: [unwind]\n", adapter.URL),
+		WithUpstream(docker.upstream()))
+	if got := do(t, srv, "POST", "/v1.41/containers/create?name=web", "application/json", `{}`); got.Code != 409 {
+		t.Errorf("client got %+v", got)
+	}
+	var types []string
+	var reason *UnwindReason
+	for _, req := range hook.requests() {
+		types = append(types, req.Type)
+		if req.Type == UnwindHook {
+			reason = req.Unwind
+		}
+	}
+	if diff := cmp.Diff([]string{PreHook, UnwindHook}, types); diff != "" {
+		t.Fatalf("the hook's calls (-want +got):\n%s", diff)
+	}
+	if want := (UnwindReason{Stage: "docker", Code: 409, Message: "name in use"}); reason == nil || *reason != want {
+		t.Errorf("unwind reason %+v, want %+v", reason, want)
+	}
+}
+
 // Caller identity: a TLS client certificate's subject, a unix peer's
 // credentials; only for adapters that ask.
 func TestCallerExtension(t *testing.T) {

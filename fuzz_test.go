@@ -97,7 +97,11 @@ func FuzzDecodeHookResponse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		// Whatever decodes can be applied without panicking.
+		// Whatever decodes can be checked and applied without panicking.
+		h := &boundHook{name: "fuzz", ext: Extensions{Headers: true, ShortCircuit: true}}
+		shown := ClientRequest{Method: "POST", Request: "/v1.41/containers/create"}
+		checkAnswer(h, &HookRequest{Type: PreHook, ClientRequest: shown}, resp)
+		checkAnswer(h, &HookRequest{Type: PostHook, ClientRequest: shown, ServerResponse: &ServerResponse{Code: 200}}, resp)
 		c := &chain{logger: discardLogger(), bodyReplaceable: true}
 		if resp.ModifiedClientRequest != nil {
 			c.applyRequest(&boundHook{name: "fuzz"}, ClientRequest{Method: "POST", Request: "/v1.41/containers/create"}, resp.ModifiedClientRequest)

@@ -34,9 +34,11 @@ const (
 // HookRequest is what a hook receives: the JSON body POSTed to a remote
 // adapter, or the argument of an in-process Hook.
 type HookRequest struct {
-	// PowerstripProtocolVersion is always ProtocolVersion.
+	// PowerstripProtocolVersion is ProtocolVersion, or
+	// ProtocolVersionExtended for an adapter that enabled an extension.
 	PowerstripProtocolVersion int
-	// Type is PreHook or PostHook.
+	// Type is PreHook or PostHook; UnwindHook (v2) with the unwind
+	// extension.
 	Type string
 	// ClientRequest is the call as Docker will see it (pre-hooks: as the
 	// previous pre-hook left it) or as Docker saw it (post-hooks).
@@ -304,11 +306,14 @@ func isJSON(contentType string) bool {
 	return mt == "application/json" || strings.HasSuffix(mt, "+json")
 }
 
-// NewAdapterHandler serves h as a remote adapter speaking protocol v1, so
-// the same Go code runs in-process (WithHook) or as a service. It answers a
-// POST of a HookRequest with 200 and the HookResponse; a *Rejection with its
-// own status and body; any other error with 500 and Docker's error shape;
-// a call that is not protocol v1 with 400, and other methods with 405.
+// NewAdapterHandler serves h as a remote adapter, so the same Go code runs
+// in-process (WithHook) or as a service. It serves every call the proxy
+// makes: pre-hooks and post-hooks (protocol v1), and with the extensions
+// the adapter's config enables, v2's fields and unwind calls, whose reply
+// the proxy ignores. It answers a POST of a HookRequest with 200 and the
+// HookResponse; a *Rejection with its own status and body; any other error
+// with 500 and Docker's error shape; a body that is not a protocol call, or
+// a call missing the part its Type needs, with 400; other methods with 405.
 func NewAdapterHandler(h Hook) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
@@ -319,15 +324,11 @@ func NewAdapterHandler(h Hook) http.Handler {
 		var req HookRequest
 		body := http.MaxBytesReader(w, r.Body, DefaultBodyLimit+DefaultResponseBufferLimit)
 		if err := json.NewDecoder(body).Decode(&req); err != nil {
-			writeError(w, http.StatusBadRequest, "not a protocol v1 call: "+err.Error())
+			writeError(w, http.StatusBadRequest, "not a protocol call: "+err.Error())
 			return
 		}
-		if req.Type != PreHook && req.Type != PostHook {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("not a protocol v1 call: Type %q is not pre-hook or post-hook", req.Type))
-			return
-		}
-		if req.Type == PostHook && req.ServerResponse == nil {
-			writeError(w, http.StatusBadRequest, "not a protocol v1 call: a post-hook without ServerResponse")
+		if err := checkHookRequest(&req); err != nil {
+			writeError(w, http.StatusBadRequest, "not a protocol call: "+err.Error())
 			return
 		}
 		resp, err := safeServeHook(r.Context(), h, &req)
@@ -354,4 +355,23 @@ func NewAdapterHandler(h Hook) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(out) //nolint:errcheck // the proxy hung up; nothing left to tell it
 	})
+}
+
+// checkHookRequest reports whether req has the part its Type needs, so a
+// Hook can rely on it: a post-hook's ServerResponse, an unwind's reason.
+func checkHookRequest(req *HookRequest) error {
+	switch req.Type {
+	case PreHook:
+	case PostHook:
+		if req.ServerResponse == nil {
+			return errors.New("a post-hook without ServerResponse")
+		}
+	case UnwindHook:
+		if req.Unwind == nil {
+			return errors.New("an unwind call without Unwind")
+		}
+	default:
+		return fmt.Errorf("Type %q is not %s, %s or %s", req.Type, PreHook, PostHook, UnwindHook)
+	}
+	return nil
 }

@@ -1,12 +1,14 @@
 package powerstrip
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -354,7 +356,6 @@ func TestPreHookCannotChangeScope(t *testing.T) {
 		{"method", "DELETE", "/v1.41/containers/abc/start?x=1", "POST", "/v1.41/containers/abc/start", "x=1"},
 		{"query only", "", "/v1.41/containers/abc/start?x=2&y=3", "POST", "/v1.41/containers/abc/start", "x=2&y=3"},
 		{"same endpoint", "post", "/v1.40/containers/def/start?x=1", "POST", "/v1.40/containers/def/start", "x=1"},
-		{"garbage", "POST", "http://[::1", "POST", "/v1.41/containers/abc/start", "x=1"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -778,9 +779,11 @@ func TestAdapterHandlerErrors(t *testing.T) {
 		want         string
 	}{
 		{"GET", "", 405, "adapters answer POST only"},
-		{"POST", "not json", 400, "not a protocol v1 call"},
-		{"POST", `{"Type":"mid-hook"}`, 400, `Type \"mid-hook\" is not pre-hook or post-hook`},
+		{"POST", "not json", 400, "not a protocol call"},
+		{"POST", `{"Type":"mid-hook"}`, 400, `Type \"mid-hook\" is not pre-hook, post-hook or unwind`},
 		{"POST", `{"Type":"post-hook","ClientRequest":{"Method":"GET","Request":"/x"}}`, 400, "without ServerResponse"},
+		{"POST", `{"Type":"unwind","ClientRequest":{"Method":"GET","Request":"/x"}}`, 400, "an unwind call without Unwind"},
+		{"POST", `{"PowerstripProtocolVersion":2,"Type":"unwind","ClientRequest":{"Method":"GET","Request":"/x"},"Unwind":{"Stage":"docker","Code":409,"Message":"m"}}`, 200, `{"PowerstripProtocolVersion":1}`},
 		{"POST", `{"Type":"pre-hook","ClientRequest":{"Method":"FAIL","Request":"/x"}}`, 500, "the adapter broke"},
 		{"POST", `{"PowerstripProtocolVersion":1,"Type":"pre-hook","ClientRequest":{"Method":"GET","Request":"/x","Body":null}}`, 200, `{"PowerstripProtocolVersion":1}`},
 	}
@@ -833,36 +836,189 @@ func TestChainTrace(t *testing.T) {
 	}
 }
 
-// What a hook writes cannot break the request Docker receives: line breaks
-// in header values, keys that are not tokens, spaces in the query.
-func TestHookOutputCannotSmuggle(t *testing.T) {
-	docker := newFakeDocker(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Got", r.Header.Get("X-Evil"))
-		w.Header().Set("X-Injected", r.Header.Get("Injected"))
-		jsonReply(200, `{}`)(w, r)
-	})
-	evil := HookFunc(func(_ context.Context, req *HookRequest) (*HookResponse, error) {
-		out := req.ClientRequest
-		out.Request = "/v1.41/info?a=b c"
-		h := out.Headers.Clone()
-		h["X-Evil"] = []string{"one\r\nInjected: yes"}
-		h["Bad Key"] = []string{"x"}
-		out.Headers = h
-		return &HookResponse{ModifiedClientRequest: &out}, nil
-	})
-	srv := buildProxy(t, "in-process", "  \"GET /**\":\n    pre: [evil]\n", nil, WithUpstream(docker.upstream()),
-		WithHookSettings("evil", evil, Adapter{Extensions: Extensions{Headers: true}}))
-	req, _ := http.NewRequest("GET", srv.URL+"/v1.41/info", nil)
-	resp, err := srv.Client().Do(req)
+// byteDaemon is a daemon that keeps every byte it receives, whatever they
+// parse as, and answers each request it reads with 200 {}: a call smuggled
+// into another's request line shows in its bytes, and gets an answer too.
+type byteDaemon struct {
+	l   net.Listener
+	mu  sync.Mutex
+	got bytes.Buffer
+}
+
+func newByteDaemon(t *testing.T) *byteDaemon {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	// Nothing of it is written to Docker: the call fails as the hook's.
-	if resp.StatusCode != 502 || resp.Header.Get("X-Injected") != "" {
-		t.Errorf("status %d, headers %v", resp.StatusCode, resp.Header)
+	d := &byteDaemon{l: l}
+	t.Cleanup(func() { l.Close() })
+	go serveEach(l, d.serve)
+	return d
+}
+
+func (d *byteDaemon) serve(c net.Conn) {
+	defer c.Close()
+	br := bufio.NewReader(io.TeeReader(c, d))
+	for {
+		r, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
 	}
-	if c := docker.calls(); len(c) != 0 {
-		t.Errorf("Docker got %+v", c)
+}
+
+func (d *byteDaemon) Write(b []byte) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.got.Write(b)
+}
+
+func (d *byteDaemon) bytes() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.got.String()
+}
+
+func (d *byteDaemon) upstream() string { return "tcp://" + d.l.Addr().String() }
+
+// smuggled is a Method that, written into the request line as it is,
+// would end the call and start a second one Docker routes as a start.
+const smuggled = "POST /%761.41/%63ontainers/NAME/%73tart HTTP/1.1\r\nHOST: X\r\nCONTENT-LENGTH: 0\r\n\r\nGET"
+
+// auditProxy serves a proxy whose one adapter, "audit", hooks every call
+// at stage (pre or post) with settings a, in-process or as a remote
+// adapter served by NewAdapterHandler.
+func auditProxy(t *testing.T, kind, stage string, a Adapter, h Hook, opts ...Option) *httptest.Server {
+	t.Helper()
+	endpoints := fmt.Sprintf("version: 1\nendpoints:\n  \"* /**\":\n    %s: [audit]\n", stage)
+	if kind == "in-process" {
+		return proxyFromYAML(t, endpoints+"adapters: {}\n", append(opts, WithHookSettings("audit", h, a))...)
+	}
+	srv := httptest.NewServer(NewAdapterHandler(h))
+	t.Cleanup(srv.Close)
+	var ext []string
+	for name, on := range map[string]bool{"headers": a.Extensions.Headers, "short-circuit": a.Extensions.ShortCircuit} {
+		if on {
+			ext = append(ext, name)
+		}
+	}
+	return proxyFromYAML(t, fmt.Sprintf("%sadapters:\n  audit:\n    url: %s\n    failurePolicy: %q\n    extensions: [%s]\n",
+		endpoints, srv.URL, a.FailurePolicy, strings.Join(ext, ", ")), opts...)
+}
+
+// badAnswers are answers whose values would break the request line or a
+// header line if written as they are.
+var badAnswers = []struct {
+	name, stage string
+	ext         Extensions
+	answer      func(req *HookRequest) *HookResponse
+	want        string
+}{
+	{"method smuggles a call", "pre", Extensions{}, modifyRequest(func(r *ClientRequest) { r.Method = smuggled }), "which is not an HTTP method"},
+	{"method smuggles a call, net/http's path", "pre", Extensions{Headers: true}, modifyRequest(func(r *ClientRequest) { r.Method = smuggled }), "which is not an HTTP method"},
+	{"method with a space", "pre", Extensions{}, modifyRequest(func(r *ClientRequest) { r.Method = "GET /" }), "which is not an HTTP method"},
+	{"method non-ASCII", "pre", Extensions{}, modifyRequest(func(r *ClientRequest) { r.Method = "po\u017ft" }), "which is not an HTTP method"},
+	{"request with a line break", "pre", Extensions{}, modifyRequest(func(r *ClientRequest) { r.Request += "?a=1 HTTP/1.1\r\nX: y" }), "which a request target may not"},
+	{"request with a space", "pre", Extensions{}, modifyRequest(func(r *ClientRequest) { r.Request += "?a=b c" }), "which a request target may not"},
+	{"request with a fragment", "pre", Extensions{}, modifyRequest(func(r *ClientRequest) { r.Request += "#x" }), "which a request target may not"},
+	{"request escaped", "pre", Extensions{}, modifyRequest(func(r *ClientRequest) { r.Request = "/v1.41/%63ontainers/abc/start" }), "not in its canonical spelling"},
+	{"request with dots", "pre", Extensions{}, modifyRequest(func(r *ClientRequest) { r.Request = "/v1.41/containers/x/../abc/start" }), "not in its canonical spelling"},
+	{"request with a double slash", "pre", Extensions{}, modifyRequest(func(r *ClientRequest) { r.Request = "//v1.41/containers/abc/start" }), "not in its canonical spelling"},
+	{"request with a trailing slash", "pre", Extensions{}, modifyRequest(func(r *ClientRequest) { r.Request += "/" }), "not in its canonical spelling"},
+	{"request not a path", "pre", Extensions{}, modifyRequest(func(r *ClientRequest) { r.Request = "http://[::1" }), "unusable Request"},
+	{"request with a bad query", "pre", Extensions{}, modifyRequest(func(r *ClientRequest) { r.Request += "?a=%zz" }), "the query of"},
+	{"request header with a line break", "pre", Extensions{Headers: true}, modifyRequest(func(r *ClientRequest) {
+		r.Headers = r.Headers.Clone()
+		r.Headers["X-Evil"] = []string{"one\r\nInjected: yes"}
+	}), "which is not a header value"},
+	{"request header name not a token", "pre", Extensions{Headers: true}, modifyRequest(func(r *ClientRequest) {
+		r.Headers = r.Headers.Clone()
+		r.Headers["Bad Key"] = []string{"x"}
+	}), "which is not a token"},
+	{"short-circuit content type", "pre", Extensions{ShortCircuit: true}, func(*HookRequest) *HookResponse {
+		return &HookResponse{ModifiedServerResponse: &ServerResponse{Code: 200, ContentType: "text/plain\r\nSet-Cookie: a=b"}}
+	}, "which is not a header value"},
+	{"post content type", "post", Extensions{}, modifyResponse(func(r *ServerResponse) { r.ContentType = "text/plain\r\nSet-Cookie: a=b" }), "which is not a header value"},
+	{"post header with a line break", "post", Extensions{Headers: true}, modifyResponse(func(r *ServerResponse) {
+		r.Headers = r.Headers.Clone()
+		r.Headers.Set("X-Evil", "one\nSet-Cookie: a=b")
+	}), "which is not a header value"},
+}
+
+func modifyRequest(change func(*ClientRequest)) func(*HookRequest) *HookResponse {
+	return func(req *HookRequest) *HookResponse {
+		out := req.ClientRequest
+		change(&out)
+		return &HookResponse{ModifiedClientRequest: &out}
+	}
+}
+
+func modifyResponse(change func(*ServerResponse)) func(*HookRequest) *HookResponse {
+	return func(req *HookRequest) *HookResponse {
+		out := *req.ServerResponse
+		change(&out)
+		return &HookResponse{ModifiedServerResponse: &out}
+	}
+}
+
+// A hook's answer that would break the request line or a header line is the
+// adapter's failure, under the default policy a 502 naming it: never
+// forwarded, never cleaned up quietly. Docker receives not one byte of a
+// call a pre-hook answered so.
+func TestHookOutputCannotSmuggle(t *testing.T) {
+	for _, kind := range hookKinds {
+		for _, tc := range badAnswers {
+			t.Run(kind+"/"+tc.name, func(t *testing.T) {
+				docker := newByteDaemon(t)
+				hook := HookFunc(func(_ context.Context, req *HookRequest) (*HookResponse, error) { return tc.answer(req), nil })
+				srv := auditProxy(t, kind, tc.stage, Adapter{Extensions: tc.ext}, hook, WithUpstream(docker.upstream()))
+				got := do(t, srv, "POST", "/v1.41/containers/abc/start", "", "")
+				var msg struct{ Message string }
+				if err := json.Unmarshal([]byte(got.Body), &msg); err != nil || got.Code != 502 ||
+					!strings.Contains(msg.Message, `adapter "audit" (`+tc.stage+`-hook) failed: `) || !strings.Contains(msg.Message, tc.want) {
+					t.Errorf("client got %+v; want a 502 naming the adapter and %q", got, tc.want)
+				}
+				sent := docker.bytes()
+				if tc.stage == "post" {
+					if n := strings.Count(sent, " HTTP/1.1\r\n"); n != 1 {
+						t.Errorf("Docker got %d requests:\n%q", n, sent)
+					}
+				} else if sent != "" {
+					t.Errorf("Docker got %q", sent)
+				}
+			})
+		}
+	}
+}
+
+// Under failurePolicy: ignore, such an answer is ignored whole, with a
+// warning, and the call goes to Docker as the client made it.
+func TestInvalidHookAnswerUnderIgnore(t *testing.T) {
+	for _, kind := range hookKinds {
+		t.Run(kind, func(t *testing.T) {
+			var logs syncBuffer
+			docker := newByteDaemon(t)
+			hook := HookFunc(func(_ context.Context, req *HookRequest) (*HookResponse, error) {
+				out := req.ClientRequest
+				out.Method, out.Request = smuggled, req.ClientRequest.Request+"?all=1"
+				return &HookResponse{ModifiedClientRequest: &out}, nil
+			})
+			srv := auditProxy(t, kind, "pre", Adapter{FailurePolicy: FailOpen}, hook,
+				WithUpstream(docker.upstream()), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+			got := do(t, srv, "POST", "/v1.41/containers/abc/start", "", "")
+			if got.Code != 200 || got.Body != "{}" {
+				t.Errorf("client got %+v", got)
+			}
+			sent := docker.bytes()
+			if n := strings.Count(sent, " HTTP/1.1\r\n"); n != 1 || !strings.HasPrefix(sent, "POST /v1.41/containers/abc/start HTTP/1.1\r\n") {
+				t.Errorf("Docker got %d requests:\n%q", n, sent)
+			}
+			if l := logs.String(); !strings.Contains(l, "level=WARN") || !strings.Contains(l, "adapter=audit") || !strings.Contains(l, "which is not an HTTP method") {
+				t.Errorf("no warning naming the adapter and the cause:\n%s", l)
+			}
+		})
 	}
 }

@@ -113,8 +113,9 @@ func TestHarnessRejection(t *testing.T) {
 	}
 }
 
-// The kit drives the extensions: settings for in-process hooks, and a unix
-// socket so the caller extension sees who calls.
+// The kit drives the extensions: settings for in-process hooks, the
+// config's for the same hook served remotely by NewAdapterHandler, and a
+// unix socket so the caller extension sees who calls.
 func TestHarnessExtensions(t *testing.T) {
 	var mu sync.Mutex
 	var got []string
@@ -131,25 +132,36 @@ func TestHarnessExtensions(t *testing.T) {
 		got = append(got, line)
 		return nil, nil
 	})
-	h := powerstriptest.Start(t, powerstriptest.Setup{
-		Config:       "version: 1\nendpoints:\n  \"POST /*/containers/*/start\":\n    pre: [volume]\nadapters: {}\n",
-		Hooks:        map[string]powerstrip.Hook{"volume": hook},
-		HookSettings: map[string]powerstrip.Adapter{"volume": {Extensions: powerstrip.Extensions{Unwind: true, Caller: true}}},
-		Unix:         true,
-		Answer: func(*http.Request, []byte) powerstriptest.Answer {
-			return powerstriptest.Answer{Status: 404, ContentType: "application/json", Body: `{"message":"No such container: web"}`}
-		},
-	})
-	if !strings.HasPrefix(h.Host, "unix://") {
-		t.Errorf("Host %s", h.Host)
+	remote := httptest.NewServer(powerstrip.NewAdapterHandler(hook))
+	defer remote.Close()
+	const endpoints = "version: 1\nendpoints:\n  \"POST /*/containers/*/start\":\n    pre: [volume]\n"
+	setups := map[string]powerstriptest.Setup{
+		"in-process": {Config: endpoints + "adapters: {}\n", Hooks: map[string]powerstrip.Hook{"volume": hook},
+			HookSettings: map[string]powerstrip.Adapter{"volume": {Extensions: powerstrip.Extensions{Unwind: true, Caller: true}}}},
+		"remote": {Config: endpoints + "adapters:\n  volume:\n    url: " + remote.URL + "\n    extensions: [unwind, caller]\n"},
 	}
-	if res := h.Call(powerstriptest.StartRequest("web")); res.Status != 404 {
-		t.Errorf("status %d", res.Status)
-	}
-	uid := fmt.Sprintf("uid=%d", os.Getuid())
-	mu.Lock()
-	defer mu.Unlock()
-	if strings.Join(got, "|") != "pre-hook "+uid+"|unwind "+uid+" No such container: web" {
-		t.Errorf("the hook saw %q", got)
+	for name, setup := range setups {
+		t.Run(name, func(t *testing.T) {
+			mu.Lock()
+			got = nil
+			mu.Unlock()
+			setup.Unix = true
+			setup.Answer = func(*http.Request, []byte) powerstriptest.Answer {
+				return powerstriptest.Answer{Status: 404, ContentType: "application/json", Body: `{"message":"No such container: web"}`}
+			}
+			h := powerstriptest.Start(t, setup)
+			if !strings.HasPrefix(h.Host, "unix://") {
+				t.Errorf("Host %s", h.Host)
+			}
+			if res := h.Call(powerstriptest.StartRequest("web")); res.Status != 404 {
+				t.Errorf("status %d", res.Status)
+			}
+			uid := fmt.Sprintf("uid=%d", os.Getuid())
+			mu.Lock()
+			defer mu.Unlock()
+			if strings.Join(got, "|") != "pre-hook "+uid+"|unwind "+uid+" No such container: web" {
+				t.Errorf("the hook saw %q", got)
+			}
+		})
 	}
 }
