@@ -1,3 +1,8 @@
+// The stream tests drive the docker CLIs under a pseudo-terminal, opened
+// with Linux's ioctls, against a local dockerd: they are Linux's only.
+
+//go:build linux
+
 package powerstrip_test
 
 // End-to-end tests of streams: bodies up, streams down, connections Docker
