@@ -149,9 +149,12 @@ func (c *call) hold() error {
 	}
 	var err error
 	c.held, err = p.bodies.read(r.Context(), c.body, r.ContentLength, p.bodyLimit, false)
+	var spent *budgetError
 	switch {
 	case errors.Is(err, errTooLarge):
 		return &bodyTooLargeError{p.bodyLimit}
+	case errors.As(err, &spent):
+		return err
 	case err != nil:
 		return &requestBodyError{err}
 	}
