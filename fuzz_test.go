@@ -2,10 +2,14 @@ package powerstrip
 
 import (
 	"bufio"
+	"cmp"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/gobwas/glob"
 )
 
 // The fuzz tests run briefly in CI (.ci/run); each asserts that input never
@@ -36,9 +40,19 @@ func FuzzPatternMatch(f *testing.F) {
 	f.Add("/v1*/containers/*/start", "/containers/abc/start")
 	f.Add("/{v1.40,v1.41}/**", "/_ping")
 	f.Add("/[a-", "/x")
+	f.Add("/", "0")
+	f.Add("/**/containers/create", "/containers/create")
+	f.Add("/{v1.41/containers,images}/create", "/v1.41/containers/create")
+	f.Add("/v1.41.0/containers/*/pause", "/v01.41/containers/X/pause")
 	f.Fuzz(func(t *testing.T, pattern, path string) {
 		cp, err := compilePattern(pattern)
 		if err != nil {
+			// A glob the glob package takes is refused only for its form.
+			_, globErr := glob.Compile(pattern, '/')
+			if globErr == nil && strings.HasPrefix(pattern, "/") && (pattern == "/" || !strings.HasSuffix(pattern, "/")) &&
+				!strings.Contains(err.Error(), "alternatives") {
+				t.Fatalf("%q: %v", pattern, err)
+			}
 			return
 		}
 		u, err := url.Parse(path)
@@ -51,10 +65,11 @@ func FuzzPatternMatch(f *testing.F) {
 		}
 		got := cp.match(p)
 		// A pattern that matches a versioned path also matches it without
-		// the version, and the other way round when the pattern's first
-		// segment could be a version: no spelling escapes.
-		if first, rest, ok := splitFirstSegment(p); ok && isVersionSegment(first) && got && cp.rest != nil {
-			if !cp.match(rest) && !strings.Contains(pattern, "**") {
+		// the version: no spelling escapes. (A rest that starts with a
+		// version of its own is a route Docker does not have.)
+		first, rest, ok := splitFirstSegment(p)
+		if ok && isVersionSegment(first) && got {
+			if second, _, _ := splitFirstSegment(rest); !isVersionSegment(second) && !cp.match(rest) {
 				t.Fatalf("%q matches %q but not %q", pattern, p, rest)
 			}
 		}
@@ -62,9 +77,11 @@ func FuzzPatternMatch(f *testing.F) {
 }
 
 func FuzzCanonicalPath(f *testing.F) {
-	f.Add("/v1.41//containers/./create/")
-	f.Add("/%2e%2e/%2f/x")
-	f.Fuzz(func(t *testing.T, raw string) {
+	f.Add("/v1.41//containers/./create/", "v1.41.0", []byte{1, 0, 2})
+	f.Add("/%2e%2e/%2f/x", "v.", []byte{})
+	f.Add("/v01.041.0./containers/X/pause", "v1.41", []byte{3, 3, 3, 3, 3})
+	f.Add("/v1.99999999999999999999/_ping", "v1.9223372036854775807", []byte{0, 1, 5})
+	f.Fuzz(func(t *testing.T, raw, other string, respell []byte) {
 		u, err := url.ParseRequestURI(raw)
 		if err != nil {
 			return
@@ -73,8 +90,12 @@ func FuzzCanonicalPath(f *testing.F) {
 		if err != nil {
 			return
 		}
-		// Canonical paths are fixed points: forwarding one and parsing it
-		// again gives the same path, so Docker routes what hooks saw.
+		// Canonical paths are fixed points: canonical again, and forwarding
+		// one and parsing it again gives the same path, so Docker routes
+		// what hooks saw.
+		if q, err := cleanPath(p); q != p || err != nil {
+			t.Fatalf("%q: canonical %q becomes %q (%v)", raw, p, q, err)
+		}
 		again, err := url.ParseRequestURI(joinRequest(p, ""))
 		if err != nil {
 			t.Fatalf("%q: the canonical %q does not parse: %v", raw, p, err)
@@ -82,7 +103,66 @@ func FuzzCanonicalPath(f *testing.F) {
 		if q, _ := canonicalPath(again); q != p {
 			t.Fatalf("%q: canonical %q becomes %q", raw, p, q)
 		}
+		version, rest, _ := strings.Cut(p[1:], "/")
+		if !isVersionSegment(version) {
+			return
+		}
+		// Spellings Docker reads as the same version are one canonical
+		// path, and spellings it reads as different versions are not.
+		for _, v := range []string{respellVersion(version, respell), other} {
+			if !isVersionSegment(v) {
+				continue
+			}
+			q, err := cleanPath("/" + v + "/" + rest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			same := dockerCompareVersions(version[1:], v[1:]) == 0
+			if (q == p) != same {
+				t.Fatalf("%q and %q: Docker reads them as same=%v, canonical %q and %q", version, v, same, p, q)
+			}
+		}
 	})
+}
+
+// respellVersion spells the version segment v another way Docker reads as
+// the same version, as the bytes of how say: leading zeros per component,
+// an empty spelling of a zero, trailing zero components.
+func respellVersion(v string, how []byte) string {
+	parts := strings.Split(v[1:], ".")
+	for i := range parts {
+		if i >= len(how) {
+			break
+		}
+		parts[i] = strings.Repeat("0", int(how[i]%4)) + parts[i]
+		if how[i]&4 != 0 && strings.Trim(parts[i], "0") == "" {
+			parts[i] = ""
+		}
+	}
+	for _, b := range how[min(len(how), len(parts)):] {
+		parts = append(parts, strings.Repeat("0", int(b%3)))
+	}
+	return "v" + strings.Join(parts, ".")
+}
+
+// dockerCompareVersions is how Docker compares API versions (moby's
+// api/types/versions): component by component, each read by strconv.Atoi
+// with its error ignored, a missing one being 0.
+func dockerCompareVersions(a, b string) int {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < max(len(as), len(bs)); i++ {
+		var x, y int
+		if i < len(as) {
+			x, _ = strconv.Atoi(as[i])
+		}
+		if i < len(bs) {
+			y, _ = strconv.Atoi(bs[i])
+		}
+		if x != y {
+			return cmp.Compare(x, y)
+		}
+	}
+	return 0
 }
 
 func FuzzDecodeHookResponse(f *testing.F) {

@@ -29,13 +29,17 @@
 // The PATTERN of an endpoint is a glob over the request path without its
 // query. `*` and `?` do not cross `/`; `**` does; `[a-z]` and `{a,b}` work as
 // in a shell. Before matching, the path is made canonical: percent-encoding
-// decoded, "//", "/./" and "/../" resolved, the trailing slash dropped; that
+// decoded, "//", "/./" and "/../" resolved, the trailing slash dropped, and
+// the version prefix spelled one way ("/v1.41.0/", "/v01.41/" and "/v1.41./"
+// all become "/v1.41/", as Docker reads them all as version 1.41); that
 // canonical path is also what hooks see and what Docker receives, so no
-// spelling of a call escapes its hooks. Docker serves every route with and
-// without a version prefix; a pattern whose first segment can match a
-// version ("/*/containers/create", "/v1*/containers/create") also matches the
-// unversioned path, and a pattern written without a version
-// ("/containers/create") matches every versioned one.
+// spelling of a call escapes its hooks. A version written out in a pattern
+// is made canonical too. Docker serves every route with and without a
+// version prefix: a pattern that matches a versioned path also matches it
+// without the version ("/*/containers/create", "/v1.41/containers/create"
+// and "/**/containers/create" all match "/containers/create"), and a pattern
+// that matches no versioned path ("/containers/create") matches every
+// versioned spelling of its paths.
 //
 // When a call matches several endpoints, their hooks run endpoint by
 // endpoint in config order, each list in its order; a hook named twice runs
