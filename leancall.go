@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // leanCall is what the lean path needs to know of a request head.
@@ -24,56 +26,19 @@ type leanCall struct {
 	close        bool   // the client asked to close after this call
 	skip         [4][2]int
 	skips        int // lines of skip: hop-by-hop headers, offsets into the head
-	lengthLine   int // offset of the Content-Length line; 0 if none
-	contentType  []byte
 	start        time.Time
 }
 
 // parseLeanCall reads a request head the lean path can forward as it is;
 // ok is false for anything else, which goes to net/http. It is strict on
-// purpose: what it lets through reaches Docker byte for byte.
+// purpose: what it lets through reaches Docker byte for byte, so it takes
+// only what net/http's server would read as the same call, judged by the
+// same rules (httpguts).
 func parseLeanCall(head []byte) (c leanCall, ok bool) {
 	eol := bytes.IndexByte(head, '\n')
-	if eol < 1 || head[eol-1] != '\r' {
+	if eol < 1 || head[eol-1] != '\r' || !c.parseRequestLine(head[:eol-1]) {
 		return c, false
 	}
-	line := head[:eol-1]
-	sp := bytes.IndexByte(line, ' ')
-	if sp <= 0 {
-		return c, false
-	}
-	method := line[:sp]
-	for _, b := range method {
-		if b < 'A' || b > 'Z' {
-			return c, false
-		}
-	}
-	line = line[sp+1:]
-	sp = bytes.IndexByte(line, ' ')
-	if sp <= 0 || string(line[sp+1:]) != "HTTP/1.1" {
-		return c, false
-	}
-	c.target = line[:sp]
-	for _, b := range c.target {
-		if b <= ' ' || b >= 0x7f || b == '#' {
-			return c, false
-		}
-	}
-	rawPath := c.target
-	if q := bytes.IndexByte(rawPath, '?'); q >= 0 {
-		rawPath = rawPath[:q]
-	}
-	// Only a path that is canonical as sent, with nothing to decode, can
-	// go to Docker as sent.
-	c.path = string(rawPath)
-	if clean, err := cleanPath(c.path); err != nil || clean != c.path || strings.IndexByte(c.path, '%') >= 0 {
-		return c, false
-	}
-	c.method = methodName(method)
-	if c.method == http.MethodConnect {
-		return c, false
-	}
-
 	hosts, lengths := 0, 0
 	for off := eol + 1; off < len(head); {
 		eol := bytes.IndexByte(head[off:], '\n')
@@ -95,57 +60,107 @@ func parseLeanCall(head []byte) (c leanCall, ok bool) {
 			return c, false // also obsolete line folding, which starts with a space
 		}
 		name, value := line[:colon], bytes.Trim(line[colon+1:], " \t")
-		for _, b := range value {
-			if (b < ' ' && b != '\t') || b == 0x7f {
-				return c, false
-			}
+		if !httpguts.ValidHeaderFieldValue(string(value)) {
+			return c, false
 		}
 		switch {
 		case bytes.EqualFold(name, []byte("Host")):
 			hosts++
-		case bytes.EqualFold(name, []byte("Content-Length")):
-			n, err := strconv.ParseUint(string(value), 10, 63)
-			if err != nil || len(value) == 0 || value[0] == '+' {
+			if !httpguts.ValidHostHeader(string(value)) {
 				return c, false
 			}
-			c.length = int64(n)
-			c.lengthLine = start
+		case bytes.EqualFold(name, []byte("Content-Length")):
 			lengths++
-		case bytes.EqualFold(name, []byte("Content-Type")):
-			c.contentType = value
+			if !c.parseLength(value) {
+				return c, false
+			}
 		case bytes.EqualFold(name, []byte("Expect")):
 			return c, false
 		default:
-			hop, ok := hopHeader(name)
-			if !ok {
-				break
-			}
-			switch hop {
-			case "Connection":
-				for _, tok := range bytes.Split(value, []byte(",")) {
-					switch tok = bytes.Trim(tok, " \t"); {
-					case bytes.EqualFold(tok, []byte("close")):
-						c.close = true
-					case bytes.EqualFold(tok, []byte("keep-alive")), len(tok) == 0:
-					default:
-						return c, false // names headers to drop, or asks to upgrade
-					}
-				}
-			case "Keep-Alive", "Proxy-Connection":
-			default: // Transfer-Encoding, Upgrade, TE, Trailer, Proxy-Authorization: net/http's side
+			if !c.skipHop(name, value, start, off) {
 				return c, false
 			}
-			if c.skips == len(c.skip) {
-				return c, false
-			}
-			c.skip[c.skips] = [2]int{start, off}
-			c.skips++
 		}
 	}
-	if hosts != 1 || lengths > 1 || c.length > leanBodyLimit {
-		return c, false
+	return c, hosts == 1 && lengths <= 1 && c.length <= leanBodyLimit
+}
+
+// parseRequestLine reads "METHOD /canonical/path?query HTTP/1.1".
+func (c *leanCall) parseRequestLine(line []byte) bool {
+	sp := bytes.IndexByte(line, ' ')
+	if sp <= 0 {
+		return false
 	}
-	return c, true
+	method := line[:sp]
+	for _, b := range method {
+		if b < 'A' || b > 'Z' {
+			return false
+		}
+	}
+	line = line[sp+1:]
+	sp = bytes.IndexByte(line, ' ')
+	if sp <= 0 || string(line[sp+1:]) != "HTTP/1.1" {
+		return false
+	}
+	c.target = line[:sp]
+	for _, b := range c.target {
+		if b <= ' ' || b >= 0x7f || b == '#' {
+			return false
+		}
+	}
+	rawPath := c.target
+	if q := bytes.IndexByte(rawPath, '?'); q >= 0 {
+		rawPath = rawPath[:q]
+	}
+	// Only a path that is canonical as sent, with nothing to decode, can
+	// go to Docker as sent.
+	c.path = string(rawPath)
+	if clean, err := cleanPath(c.path); err != nil || clean != c.path || strings.IndexByte(c.path, '%') >= 0 {
+		return false
+	}
+	c.method = methodName(method)
+	return c.method != http.MethodConnect
+}
+
+// parseLength reads a Content-Length value: digits only.
+func (c *leanCall) parseLength(value []byte) bool {
+	n, err := strconv.ParseUint(string(value), 10, 63)
+	if err != nil || len(value) == 0 || value[0] == '+' {
+		return false
+	}
+	c.length = int64(n)
+	return true
+}
+
+// skipHop notes a hop-by-hop header line (start to off in the head) to
+// leave out when the head is forwarded; false for one the lean path leaves
+// to net/http.
+func (c *leanCall) skipHop(name, value []byte, start, off int) bool {
+	hop, ok := hopHeader(name)
+	if !ok {
+		return true // end to end: forwarded as it is
+	}
+	switch hop {
+	case "Connection":
+		for _, tok := range bytes.Split(value, []byte(",")) {
+			switch tok = bytes.Trim(tok, " \t"); {
+			case bytes.EqualFold(tok, []byte("close")):
+				c.close = true
+			case bytes.EqualFold(tok, []byte("keep-alive")), len(tok) == 0:
+			default:
+				return false // names headers to drop, or asks to upgrade
+			}
+		}
+	case "Keep-Alive", "Proxy-Connection":
+	default: // Transfer-Encoding, Upgrade, TE, Trailer, Proxy-Authorization: net/http's side
+		return false
+	}
+	if c.skips == len(c.skip) {
+		return false
+	}
+	c.skip[c.skips] = [2]int{start, off}
+	c.skips++
+	return true
 }
 
 // methodName is the method as a string, without allocating for the
