@@ -300,11 +300,14 @@ func (d *confDaemon) serve(c net.Conn, id int) {
 	}
 }
 
+// daemonVersion is a version prefix as Docker's router takes it.
+var daemonVersion = regexp.MustCompile(`^/v[0-9.]+(/|$)`)
+
 // daemonRoute names the answer for a request, by its path without version.
 func daemonRoute(req *http.Request) string {
 	p := path.Clean("/" + req.URL.Path)
-	if first, rest, ok := splitFirstSegment(p); ok && isVersionSegment(first) {
-		p = rest
+	if m := daemonVersion.FindString(p); m != "" {
+		p = "/" + strings.TrimPrefix(p[len(m):], "/")
 	}
 	switch {
 	case p == "/_sentinel":
