@@ -18,6 +18,12 @@ import (
 // events and progress streams.
 func (up *upstream) streamResponse(w http.ResponseWriter, resp *http.Response) error {
 	copyEndToEnd(w.Header(), resp.Header)
+	if resp.ContentLength < 0 && len(resp.TransferEncoding) == 0 && resp.Request.Method != http.MethodHead {
+		// Docker ends this body by closing: so must the client's, as
+		// direct, rather than get it re-framed as chunks. "identity" is
+		// net/http's server's word for that.
+		w.Header().Set("Transfer-Encoding", "identity")
+	}
 	w.WriteHeader(resp.StatusCode)
 	if resp.ContentLength >= 0 {
 		_, err := up.copyStream(w, resp.Body, nil, true)

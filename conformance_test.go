@@ -716,8 +716,10 @@ func converse(c net.Conn, raw string, sentinel bool, first []string, second []st
 		}
 		if a.Framing != "interim" && resp.Close {
 			// The answer ends the connection: the body and sentinel were not
-			// sent; nothing more may come.
-			parsed = false
+			// sent, and the client closes, as RFC 9112 (9.6) has it. A Go
+			// server, dockerd's too, would otherwise wait for the body it
+			// never asked for.
+			return answers, endClosed, notes
 		}
 	}
 	for {

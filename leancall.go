@@ -66,7 +66,9 @@ func parseLeanCall(head []byte) (c leanCall, ok bool) {
 		switch {
 		case bytes.EqualFold(name, []byte("Host")):
 			hosts++
-			if !httpguts.ValidHostHeader(string(value)) {
+			// An empty Host cannot be passed on by net/http's side, which
+			// names the daemon instead: that side takes it.
+			if len(value) == 0 || !httpguts.ValidHostHeader(string(value)) {
 				return c, false
 			}
 		case bytes.EqualFold(name, []byte("Content-Length")):
@@ -314,6 +316,12 @@ func (lc *leanConn) readAnswerHead(dc *daemonConn) (status int, err error) {
 		if status == http.StatusSwitchingProtocols {
 			return 0, errors.New("the daemon switched protocols on a call that did not ask to")
 		}
+		// An interim answer (103 Early Hints) goes on to the client as it
+		// comes, as net/http's side relays it.
+		lc.writeAnswerHead(answerHead{framing: noBody}, true)
+		if err := lc.bw.Flush(); err != nil {
+			return 0, errClientGone
+		}
 	}
 }
 
@@ -450,7 +458,7 @@ func (lc *leanConn) writeAnswerHead(a answerHead, keepAlive bool) {
 			break
 		}
 		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || staysOnDaemonSide(line[:colon], a.named) {
+		if colon <= 0 || staysOnDaemonSide(line[:colon], a.named, a.framing == noBody) {
 			continue
 		}
 		bw.Write(line)
@@ -485,11 +493,11 @@ func (lc *leanConn) mustClose() bool {
 
 // staysOnDaemonSide reports whether an answer header is not passed on: the
 // hop-by-hop ones and those the Connection header names, but for
-// Transfer-Encoding and Trailer, which the lean path passes on because it
-// relays the chunked framing as Docker wrote it.
-func staysOnDaemonSide(name []byte, named [][]byte) bool {
+// Transfer-Encoding and Trailer on an answer with a body, which the lean
+// path passes on because it relays the chunked framing as Docker wrote it.
+func staysOnDaemonSide(name []byte, named [][]byte, noBody bool) bool {
 	if hop, ok := hopHeader(name); ok {
-		return hop != "Transfer-Encoding" && hop != "Trailer"
+		return noBody || (hop != "Transfer-Encoding" && hop != "Trailer")
 	}
 	for _, h := range named {
 		if bytes.EqualFold(name, h) {
