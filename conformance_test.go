@@ -553,7 +553,14 @@ func (r *confRun) comparedLines() []string {
 		out = append(out, fmt.Sprintf("client answer %d: %s", i+1, a))
 	}
 	out = append(out, "client connection: "+r.End)
-	for i, q := range r.Daemon {
+	// The first client's requests, then the second's, each in the order
+	// Docker got them: how the two interleave on Docker's side is timing
+	// (a broken body is cut short while the second client already calls).
+	daemon := append(r.Daemon[:0:0], r.Daemon...)
+	sort.SliceStable(daemon, func(i, j int) bool {
+		return !strings.Contains(daemon[i].Target, "client=2") && strings.Contains(daemon[j].Target, "client=2")
+	})
+	for i, q := range daemon {
 		q.Conn = 0
 		out = append(out, fmt.Sprintf("docker request %d: %s", i+1, q))
 	}

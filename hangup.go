@@ -57,11 +57,15 @@ func (w *hangUpWatch) start() {
 	}
 	reading := make(chan struct{})
 	w.reading = reading
+	// The call was read whole; what deadline is left was for waiting on
+	// it, and must not end a watch that lasts as long as a stream. It is
+	// cleared here, under mu, not in the reading goroutine: end takes mu
+	// before it sets the deadline that stops the read, so its deadline
+	// always comes last. Cleared later, it could undo end's, and the read
+	// (and end, waiting for it) would last until the client's next bytes.
+	w.lc.conn.SetReadDeadline(time.Time{}) //nolint:errcheck // a closed connection fails the read below
 	go func() {
 		defer close(reading)
-		// The call was read whole; what deadline is left was for waiting
-		// on it, and must not end a watch that lasts as long as a stream.
-		w.lc.conn.SetReadDeadline(time.Time{}) //nolint:errcheck // a closed connection fails the read below
 		if _, err := w.lc.br.Peek(1); err != nil && !w.stopping.Load() {
 			w.mu.Lock()
 			w.clientGone.Store(true)
