@@ -49,9 +49,9 @@ type options struct {
 	verbose   bool
 	logFormat string
 	// bodyLimit and responseLimit are the library's limits, in bytes.
-	bodyLimit, responseLimit int64
-	hookBudget               time.Duration
-	shutdownTimeout          time.Duration
+	bodyLimit, responseLimit, hookMemory int64
+	hookBudget                           time.Duration
+	shutdownTimeout                      time.Duration
 	// group owns unix sockets we listen on, when set.
 	group string
 	// Listener TLS, with dockerd's flag names.
@@ -75,6 +75,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fset.StringVar(&o.logFormat, "log-format", "text", "`text` or json")
 	fset.Int64Var(&o.bodyLimit, "request-body-limit", powerstrip.DefaultBodyLimit, "the largest JSON request body hooks are given, in `bytes`; larger ones get 413")
 	fset.Int64Var(&o.responseLimit, "response-buffer-limit", powerstrip.DefaultResponseBufferLimit, "the largest response buffered for post-hooks, in `bytes`")
+	fset.Int64Var(&o.hookMemory, "hook-memory-limit", powerstrip.DefaultHookMemoryLimit,
+		"the most `bytes` of bodies held for hooks across all calls at once; a request body that does not fit gets 503")
 	fset.DurationVar(&o.hookBudget, "hook-budget", powerstrip.DefaultHookBudget, "the most all hooks of one call may take together")
 	fset.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGINT or SIGTERM, how long calls in flight may take to finish before their streams are closed")
 	fset.StringVar(&o.group, "group", "", "the `group` that owns unix sockets Powerstrip listens on (mode 0660)")
@@ -157,7 +159,7 @@ func proxyOptions(o *options, logger *slog.Logger) ([]powerstrip.Option, error) 
 	opts := []powerstrip.Option{
 		powerstrip.WithUpstream(o.docker), powerstrip.WithLogger(logger),
 		powerstrip.WithRequestBodyLimit(o.bodyLimit), powerstrip.WithResponseBufferLimit(o.responseLimit),
-		powerstrip.WithHookBudget(o.hookBudget),
+		powerstrip.WithHookBudget(o.hookBudget), powerstrip.WithHookMemoryLimit(o.hookMemory),
 	}
 	if o.dockerCertPath != "" || o.dockerTLSVerify {
 		if o.dockerCertPath == "" {
