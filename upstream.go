@@ -68,9 +68,9 @@ func newUpstream(addr string, tlsConfig *tls.Config) (*upstream, error) {
 		ExpectContinueTimeout: time.Second,
 		// Docker's answers reach the client as Docker encoded them.
 		DisableCompression: true,
-		// Upload bodies (build contexts, image loads) go out in large
-		// writes.
-		WriteBufferSize: 32 << 10,
+		// The buffers stay at net/http's 4 KiB: a hooked event stream
+		// holds its connection for hours, and large upload writes pass
+		// the buffer by anyway.
 	}
 	return up, nil
 }
