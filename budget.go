@@ -59,24 +59,13 @@ type heldBody struct {
 // for others to give back (bounded by ctx), else it fails at once. The
 // caller gives back hb.charged with release, also on error.
 func (b *bodyBudget) read(ctx context.Context, r io.Reader, size, limit int64, wait bool) (hb heldBody, err error) {
+	k := keeper{budget: b, limit: limit, wait: wait}
+	defer func() { hb.charged = k.charged }()
 	if size > limit {
 		return hb, errTooLarge
 	}
-	var sb strings.Builder
-	grow := func(need int64) error {
-		if need <= hb.charged {
-			return nil
-		}
-		more := max(need, min(2*hb.charged, limit)) - hb.charged
-		if err := b.take(ctx, more, wait); err != nil {
-			return err
-		}
-		hb.charged += more
-		sb.Grow(int(hb.charged) - sb.Len())
-		return nil
-	}
 	if size > 0 {
-		if err := grow(size); err != nil {
+		if err := k.grow(ctx, size); err != nil {
 			return hb, err
 		}
 	}
@@ -84,22 +73,63 @@ func (b *bodyBudget) read(ctx context.Context, r io.Reader, size, limit int64, w
 	for {
 		n, rerr := r.Read(buf[:])
 		if n > 0 {
-			if int64(sb.Len()+n) > limit {
-				return hb, errTooLarge
-			}
-			if err := grow(int64(sb.Len() + n)); err != nil {
+			if err := k.write(ctx, buf[:n]); err != nil {
 				return hb, err
 			}
-			sb.Write(buf[:n])
 		}
 		if rerr == io.EOF {
-			hb.text = sb.String()
+			hb.text = k.sb.String()
 			return hb, nil
 		}
 		if rerr != nil {
 			return hb, rerr
 		}
 	}
+}
+
+// keeper holds a body for hooks as it arrives, at most limit bytes,
+// charging the budget for its capacity before it grows.
+type keeper struct {
+	budget  *bodyBudget
+	limit   int64
+	wait    bool // see bodyBudget.read
+	sb      strings.Builder
+	charged int64
+}
+
+// write appends p: errTooLarge past the limit, a *budgetError when the
+// budget has no room.
+func (k *keeper) write(ctx context.Context, p []byte) error {
+	need := int64(k.sb.Len() + len(p))
+	if need > k.limit {
+		return errTooLarge
+	}
+	if err := k.grow(ctx, need); err != nil {
+		return err
+	}
+	k.sb.Write(p)
+	return nil
+}
+
+// grow makes room for need bytes in all, doubling the capacity to keep
+// the copies few.
+func (k *keeper) grow(ctx context.Context, need int64) error {
+	if need <= k.charged {
+		return nil
+	}
+	more := max(need, min(2*k.charged, k.limit)) - k.charged
+	if err := k.budget.take(ctx, more, k.wait); err != nil {
+		return err
+	}
+	k.charged += more
+	k.sb.Grow(int(k.charged) - k.sb.Len())
+	return nil
+}
+
+// release gives back what k was charged.
+func (k *keeper) release() {
+	k.budget.release(&heldBody{charged: k.charged})
+	k.charged = 0
 }
 
 func (b *bodyBudget) take(ctx context.Context, n int64, wait bool) error {

@@ -170,6 +170,15 @@ func (c *call) hold() error {
 // the unwind calls to quote.
 func (c *call) relay(resp *http.Response) {
 	p := c.proxy
+	if len(c.post) > 0 && resp.ContentLength < 0 && resp.StatusCode < 300 && carryable(resp) {
+		// Docker streams the answer (its length unknown at its head): if
+		// the call is one Docker streams or long-polls, the head must go
+		// now, and the body as it comes; see stream.go.
+		if kind := streamKindOf(c.req.Method, resp.Request.URL.Path); kind != wholeAnswer {
+			c.relayStream(resp, kind)
+			return
+		}
+	}
 	buffer := carryable(resp) && (len(c.post) > 0 || (resp.StatusCode >= 400 && c.chain.wantsUnwind()))
 	if !buffer {
 		if len(c.post) > 0 {
@@ -200,8 +209,7 @@ func (c *call) relay(resp *http.Response) {
 		c.fail(err)
 		return
 	}
-	sr := ServerResponse{ContentType: resp.Header.Get("Content-Type"), Code: resp.StatusCode, Headers: make(http.Header, len(resp.Header))}
-	copyEndToEnd(sr.Headers, resp.Header)
+	sr := ServerResponse{ContentType: resp.Header.Get("Content-Type"), Code: resp.StatusCode, Headers: c.responseHeaders(resp)}
 	if c.answer.text != "" {
 		sr.Body = &c.answer.text
 	}

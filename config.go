@@ -89,11 +89,17 @@ type Extensions struct {
 	// Caller: the adapter receives who is calling, when known: the TLS
 	// client certificate's subject, or a unix socket peer's uid, gid, pid.
 	Caller bool
+	// Stream: as a post-hook on an answer Docker streams (events, build
+	// and pull progress, stats, wait), the adapter is called once per
+	// JSON message as it arrives, and may rewrite or drop it; see
+	// HookRequest.StreamMessage. Without it, a post-hook sees a streamed
+	// answer whole, once it ended.
+	Stream bool
 }
 
 // enabled reports whether an extension is on: such an adapter speaks v2.
 func (e Extensions) enabled() bool {
-	return e.Headers || e.Credentials || e.ShortCircuit || e.Unwind || e.Caller
+	return e.Headers || e.Credentials || e.ShortCircuit || e.Unwind || e.Caller || e.Stream
 }
 
 // extensionNames are the config's spellings.
@@ -103,6 +109,7 @@ var extensionNames = map[string]func(*Extensions){
 	"short-circuit": func(e *Extensions) { e.ShortCircuit = true },
 	"unwind":        func(e *Extensions) { e.Unwind = true },
 	"caller":        func(e *Extensions) { e.Caller = true },
+	"stream":        func(e *Extensions) { e.Stream = true },
 }
 
 // DefaultHookTimeout bounds a hook call whose adapter sets no timeout, and

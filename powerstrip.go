@@ -107,6 +107,8 @@ type Proxy struct {
 	hookBudget    time.Duration
 	// bodies bounds the memory held for hooks across all calls.
 	bodies *bodyBudget
+	// messageLimit bounds one streamed message held for post-hooks.
+	messageLimit int64
 	// lean are the connections Serve's lean path serves.
 	lean leanConns
 	// state is the compiled config. A call loads it once and keeps it to the
@@ -155,6 +157,7 @@ type settings struct {
 	responseLimit int64
 	hookBudget    time.Duration
 	hookMemory    int64
+	messageLimit  int64
 	upstreamTLS   *tls.Config
 }
 
@@ -265,6 +268,21 @@ func WithHookMemoryLimit(n int64) Option {
 	}
 }
 
+// WithStreamMessageLimit bounds one message of a streamed answer (an
+// event, a line of build progress) held for post-hooks with the stream
+// extension. A larger message is left out: in a progress stream, an error
+// message in Docker's shape takes its place, which the CLI prints; the
+// stream goes on. The default is DefaultStreamMessageLimit.
+func WithStreamMessageLimit(n int64) Option {
+	return func(s *settings) error {
+		if n <= 0 {
+			return fmt.Errorf("WithStreamMessageLimit: %d is not positive", n)
+		}
+		s.messageLimit = n
+		return nil
+	}
+}
+
 // DefaultHookBudget bounds the time all hooks of one call may take together.
 const DefaultHookBudget = 60 * time.Second
 
@@ -294,6 +312,7 @@ func New(cfg *Config, opts ...Option) (*Proxy, error) {
 		responseLimit: DefaultResponseBufferLimit,
 		hookBudget:    DefaultHookBudget,
 		hookMemory:    DefaultHookMemoryLimit,
+		messageLimit:  DefaultStreamMessageLimit,
 	}
 	for _, opt := range opts {
 		if err := opt(&s); err != nil {
@@ -317,6 +336,7 @@ func New(cfg *Config, opts ...Option) (*Proxy, error) {
 		responseLimit: s.responseLimit,
 		hookBudget:    s.hookBudget,
 		bodies:        newBodyBudget(s.hookMemory),
+		messageLimit:  s.messageLimit,
 	}
 	p.lean.ended = make(chan struct{}, 1)
 	if err := p.Reload(cfg); err != nil {

@@ -50,6 +50,16 @@ type HookRequest struct {
 	Caller *Caller `json:",omitempty"`
 	// Unwind (v2, unwind extension) says what failed, in an unwind call.
 	Unwind *UnwindReason `json:",omitempty"`
+	// StreamMessage (v2, stream extension) is set on a post-hook call
+	// about one message of a streamed answer, whose Body is then that
+	// message's JSON alone; nil for a call about a whole answer.
+	StreamMessage *StreamMessage `json:",omitempty"`
+}
+
+// StreamMessage places a post-hook call in the answer Docker streams.
+type StreamMessage struct {
+	// Index counts the stream's messages from 0.
+	Index int
 }
 
 // Caller is who made the call, as far as the listener can tell.
@@ -91,6 +101,9 @@ type HookResponse struct {
 	// answer the client gets instead of calling Docker: a status from 200
 	// to 399, then the post-hooks run on it.
 	ModifiedServerResponse *ServerResponse `json:",omitempty"`
+	// DropMessage (v2, stream extension), in an answer to a call about one
+	// message of a stream, leaves the message out of what the client gets.
+	DropMessage bool `json:",omitempty"`
 }
 
 // ClientRequest is a Docker API call as the protocol carries it.
