@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -313,4 +315,81 @@ func TestStreamKindOf(t *testing.T) {
 			t.Errorf("%s %s: %v, want %v", tc.method, tc.path, got, tc.want)
 		}
 	}
+}
+
+// BenchmarkHookedEventStreams holds 500 idle event streams open at once
+// and reports the memory (heap and goroutine stacks) of the whole process
+// per stream: client, proxy and daemon, which share it, with no hook, with
+// a v1 post-hook, and with a stream-extension post-hook on events. The
+// differences are what a hook costs a stream.
+func BenchmarkHookedEventStreams(b *testing.B) {
+	const n = 500
+	daemon := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(200)
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	b.Cleanup(daemon.Close)
+	noop := HookFunc(func(context.Context, *HookRequest) (*HookResponse, error) { return nil, nil })
+	for _, tc := range []struct {
+		name string
+		cfg  string
+		ext  Extensions
+	}{
+		{"no-hook", "", Extensions{}},
+		{"v1-post-hook", "  \"GET /**/events\":\n    post: [h]\n", Extensions{}},
+		{"stream-hook", "  \"GET /**/events\":\n    post: [h]\n", Extensions{Stream: true}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			cfg, err := ParseConfig([]byte("version: 1\nendpoints:\n" + tc.cfg + "adapters: {}\n"))
+			if tc.cfg == "" {
+				cfg, err = nil, nil
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			p, err := New(cfg, WithUpstream("tcp://"+daemon.Listener.Addr().String()), WithHookSettings("h", noop, Adapter{Extensions: tc.ext}))
+			if err != nil {
+				b.Fatal(err)
+			}
+			addr := newLeanServer(b, p).Listener.Addr().String()
+			var perStream float64
+			for b.Loop() {
+				perStream = holdStreams(b, addr, n)
+			}
+			b.ReportMetric(perStream, "B/stream")
+		})
+	}
+}
+
+// holdStreams opens n event streams, waits for each head, and returns the
+// process's heap and stack in use per stream while all are open.
+func holdStreams(b *testing.B, addr string, n int) float64 {
+	var before, during runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	conns := make([]net.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range n {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		conns = append(conns, c)
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, "GET /v1.41/events HTTP/1.1\r\nHost: docker\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil || resp.StatusCode != 200 {
+			b.Fatalf("stream %d: %v", len(conns), err)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&during)
+	used := float64(during.HeapInuse+during.StackInuse) - float64(before.HeapInuse+before.StackInuse)
+	return used / float64(n)
 }
