@@ -115,11 +115,13 @@ type streamRelay struct {
 	// spend.
 	messages chain
 	flush    func() error
-	msg      []byte // the message being read, for per-message hooks
+	msg      []byte // the message being read
 	tooLong  bool   // msg passed the limit; the rest of it is skipped
+	passing  bool   // msg passed the limit; the rest of it goes on as it comes
 	index    int
-	kept     keeper // the body so far, for the whole-answer hooks
-	keepOff  bool   // kept passed its limit; the whole-answer hooks are skipped
+	headers  http.Header // Docker's end-to-end headers, for hooks
+	kept     keeper      // the body so far, for the whole-answer hooks
+	keepOff  bool        // kept passed its limit; the whole-answer hooks are skipped
 	warned   map[string]bool
 }
 
@@ -127,7 +129,7 @@ type streamRelay struct {
 // it comes.
 func (c *call) relayStream(resp *http.Response, kind streamKind) {
 	p := c.proxy
-	s := &streamRelay{c: c, kind: kind, resp: resp, warned: map[string]bool{}}
+	s := &streamRelay{c: c, kind: kind, resp: resp, warned: map[string]bool{}, headers: c.responseHeaders(resp)}
 	for _, h := range c.post {
 		if h.ext.Stream {
 			s.perMessage = append(s.perMessage, h)
@@ -162,13 +164,7 @@ func (s *streamRelay) pump(br *bufio.Reader) error {
 		frag, err := br.ReadSlice('\n')
 		end := err != bufio.ErrBufferFull // a message ends here, or the body does
 		if len(frag) > 0 {
-			var werr error
-			if len(s.perMessage) == 0 {
-				werr = s.emit(frag, end)
-			} else {
-				werr = s.collect(frag, end)
-			}
-			if werr != nil {
+			if werr := s.take(frag, end); werr != nil {
 				return werr
 			}
 		}
@@ -181,11 +177,25 @@ func (s *streamRelay) pump(br *bufio.Reader) error {
 	}
 }
 
-// collect gathers a message for the per-message hooks, at most the
-// message limit, and passes it on when it ends.
-func (s *streamRelay) collect(frag []byte, end bool) error {
+// take gathers a message, at most the message limit, and passes it on in
+// one piece when it ends: one message, one chunk, as Docker sends it, for
+// the SDKs that read a message per chunk. A larger message is passed on
+// in pieces when no stream hook needs it whole; else it is left out.
+func (s *streamRelay) take(frag []byte, end bool) error {
+	if s.passing {
+		s.passing = !end
+		return s.emit(frag, end)
+	}
 	limit := s.c.proxy.messageLimit
 	if !s.tooLong && int64(len(s.msg)+len(frag)) > limit {
+		if len(s.perMessage) == 0 {
+			err := s.emit(s.msg, false)
+			s.msg, s.passing = s.msg[:0], !end
+			if err != nil {
+				return err
+			}
+			return s.emit(frag, end)
+		}
 		s.tooLong, s.msg = true, s.msg[:0]
 	}
 	if !s.tooLong {
@@ -199,7 +209,7 @@ func (s *streamRelay) collect(frag []byte, end bool) error {
 		return s.oversized(limit)
 	}
 	text, eol := splitLineEnd(s.msg)
-	if strings.TrimSpace(text) == "" {
+	if len(s.perMessage) == 0 || strings.TrimSpace(text) == "" {
 		return s.emit(s.msg, true)
 	}
 	out, drop, err := s.throughHooks(text)
@@ -265,7 +275,7 @@ func (s *streamRelay) throughHooks(text string) (out string, drop bool, err erro
 	c, ctx := s.c, s.c.r.Context()
 	for _, h := range s.perMessage {
 		answer := h.viewResponse(ServerResponse{ContentType: s.resp.Header.Get("Content-Type"), Code: s.resp.StatusCode,
-			Headers: c.responseHeaders(s.resp), Body: &text})
+			Headers: s.headers, Body: &text})
 		resp, _, err := s.messages.call(ctx, h, &HookRequest{
 			PowerstripProtocolVersion: h.version(),
 			Type:                      PostHook,
@@ -322,7 +332,7 @@ func (s *streamRelay) finish() error {
 		return nil
 	}
 	body := s.kept.sb.String()
-	cur := ServerResponse{ContentType: s.resp.Header.Get("Content-Type"), Code: s.resp.StatusCode, Headers: c.responseHeaders(s.resp)}
+	cur := ServerResponse{ContentType: s.resp.Header.Get("Content-Type"), Code: s.resp.StatusCode, Headers: s.headers}
 	if body != "" {
 		cur.Body = &body
 	}

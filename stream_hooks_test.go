@@ -393,3 +393,42 @@ func holdStreams(b *testing.B, addr string, n int) float64 {
 	used := float64(during.HeapInuse+during.StackInuse) - float64(before.HeapInuse+before.StackInuse)
 	return used / float64(n)
 }
+
+// Each message of a post-hooked stream goes out as one chunk, as Docker
+// sends it, however long: SDKs read a message per chunk.
+func TestStreamMessagePerChunk(t *testing.T) {
+	upstream, next := streamingDocker(t)
+	pass := HookFunc(func(context.Context, *HookRequest) (*HookResponse, error) { return nil, nil })
+	srv := streamProxy(t, upstream, "  \"POST /**/build\":\n    post: [pass]\n", map[string]Hook{"pass": pass}, nil)
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "POST /v1.41/build HTTP/1.1\r\nHost: docker\r\nContent-Length: 0\r\n\r\n")
+	br := bufio.NewReader(c)
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line == "\r\n" {
+			break
+		}
+	}
+	for _, size := range []int{10 << 10, 20} {
+		msg := `{"stream":"` + strings.Repeat("y", size) + `"}` + "\n"
+		next <- msg
+		chunk, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("%x\r\n", len(msg)); chunk != want {
+			t.Fatalf("a %d-byte message came in a chunk of %q", len(msg), chunk)
+		}
+		if _, err := br.Discard(len(msg) + 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
