@@ -9,4 +9,4 @@ ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
 CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$ctx/powerstrip" ./cmd/powerstrip
 cp Dockerfile.local "$ctx/Dockerfile"
-DOCKER_BUILDKIT=0 docker build -q -t "$tag" "$ctx"
+DOCKER_BUILDKIT=0 docker build -t "$tag" "$ctx"
