@@ -65,6 +65,13 @@
 // http.Request; every other call goes to srv with its connection. Hooks run
 // in one place, ServeHTTP. The client cannot tell the two paths apart, but
 // by speed.
+//
+// # Embedding
+//
+// The package's embedding example runs a whole proxy: ParseConfig (or
+// LoadConfig), New with an in-process hook, Serve on a listener, and a
+// graceful stop with http.Server.Shutdown and Proxy.Shutdown. Without
+// WithLogger, the Proxy logs to slog.Default().
 package powerstrip
 
 import (
