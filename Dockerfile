@@ -20,4 +20,8 @@ COPY --from=build /powerstrip /powerstrip
 # the API on port 2375 of the container.
 EXPOSE 2375
 ENTRYPOINT ["/powerstrip"]
+# With no config mounted at /etc/powerstrip/adapters.yml the container
+# exits 1 and says so: a policy proxy must not serve without its policy.
+# A proxy with no hooks is asked for: docker run ... powerstrip -config none
+# -listen tcp://0.0.0.0:2375.
 CMD ["-listen", "tcp://0.0.0.0:2375"]

@@ -174,6 +174,6 @@ func BenchmarkChainLoopbackAdapter(b *testing.B) {
 	b.Cleanup(adapter.Close)
 	cfg := &Config{Version: 1,
 		Endpoints: []Endpoint{{Method: "POST", Pattern: "/*/containers/create", Pre: []string{"a"}}},
-		Adapters:  map[string]Adapter{"a": {URL: adapter.URL}}}
+		Adapters:  map[string]AdapterSettings{"a": {URL: adapter.URL}}}
 	benchCalls(b, benchProxy(b, true, cfg))
 }

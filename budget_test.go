@@ -113,7 +113,7 @@ func BenchmarkHeldBody(b *testing.B) {
 	cfg := func(remote bool) *Config {
 		c := &Config{Version: 1, Endpoints: []Endpoint{{Method: "POST", Pattern: "/*/containers/create", Pre: []string{"h"}}}}
 		if remote {
-			c.Adapters = map[string]Adapter{"h": {URL: adapter.URL}}
+			c.Adapters = map[string]AdapterSettings{"h": {URL: adapter.URL}}
 		}
 		return c
 	}

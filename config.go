@@ -16,14 +16,21 @@ import (
 // It holds no live state; New compiles it, and Proxy.Reload swaps it.
 // A Config may be built in Go as well as parsed.
 type Config struct {
-	// Version is the file format's version. Only 1 exists.
+	// Version is the file format's version. Only 1 exists; ParseConfig
+	// reads a file without version: as 1, as the original Powerstrip did
+	// (it never read the key), and Validate takes 0 as 1 for the same
+	// reason. Any other value is an error.
 	Version int
 	// Endpoints in file order, which is the order their hooks run in when
 	// one call matches several.
 	Endpoints []Endpoint
 	// Adapters are the remote hooks by name. Endpoints may also name
 	// in-process hooks registered with WithHook.
-	Adapters map[string]Adapter
+	Adapters map[string]AdapterSettings
+	// Source names the file the Config was read from (LoadConfig sets it),
+	// so that errors found later, such as New's undefined hook names, name
+	// the file. "" for a Config parsed from bytes or built in Go.
+	Source string
 }
 
 // Endpoint hooks the calls that match Method and Pattern.
@@ -37,6 +44,9 @@ type Endpoint struct {
 	Pre []string
 	// Post names the post-hooks, run in this order after Docker answers.
 	Post []string
+	// Line is the line of the endpoint's key in its file (ParseConfig sets
+	// it), so that errors found later name it; 0 when built in Go.
+	Line int
 }
 
 // Key is the endpoint as the config file spells it: "POST /*/containers/create".
@@ -54,10 +64,19 @@ const (
 	FailOpen FailurePolicy = "ignore"
 )
 
-// Adapter is a remote hook.
-type Adapter struct {
-	// URL is where protocol v1 calls are POSTed: http:// or https://.
+// AdapterSettings are a remote hook of the config: where it listens, and
+// how the chain runs it. The hook itself is an HTTPAdapter, which New makes
+// from these.
+type AdapterSettings struct {
+	// URL is where protocol calls are POSTed: http:// or https://.
 	URL string
+	HookSettings
+}
+
+// HookSettings say how the chain runs one hook, remote or in-process
+// (WithHookSettings). The zero value is the default: DefaultHookTimeout,
+// fail closed, protocol v1, applied.
+type HookSettings struct {
 	// Timeout bounds one call to the adapter; 0 means DefaultHookTimeout.
 	Timeout time.Duration
 	// FailurePolicy is FailClosed ("fail", the default when empty) or
@@ -127,30 +146,34 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	cfg.Source = path
 	return cfg, nil
 }
 
 // ParseConfig parses an adapters.yml document and validates it strictly:
 // unknown or duplicate keys, wrong types, bad patterns and bad URLs are
 // errors that name the key and its line. Names in pre and post lists are
-// resolved by New, because in-process hooks are registered there.
+// resolved by New, because in-process hooks are registered there. What the
+// original accepted and is legal but likely a mistake, such as an endpoint
+// with empty hook lists, is not an error; Config.Warnings lists it, and New
+// logs it.
 func ParseConfig(data []byte) (*Config, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("config is not valid YAML: %w", err)
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
-		return nil, errors.New("config is empty: want version, endpoints and adapters")
+		return nil, errors.New("config is empty: want endpoints and adapters")
 	}
 	root := resolve(doc.Content[0])
 	if root.Kind != yaml.MappingNode {
-		return nil, nodeErr(root, "config must be a mapping with version, endpoints and adapters")
+		return nil, nodeErr(root, "config must be a mapping with endpoints and adapters")
 	}
 	top, err := mappingEntries(root, "the config")
 	if err != nil {
 		return nil, err
 	}
-	cfg := &Config{}
+	cfg := &Config{Version: 1} // the original never read version:
 	seen := map[string]bool{}
 	for _, kv := range top {
 		seen[kv.key.Value] = true
@@ -171,9 +194,9 @@ func ParseConfig(data []byte) (*Config, error) {
 			return nil, nodeErr(kv.key, "unknown key %q (want version, endpoints, adapters)", kv.key.Value)
 		}
 	}
-	for _, k := range []string{"version", "endpoints", "adapters"} {
+	for _, k := range []string{"endpoints", "adapters"} {
 		if !seen[k] {
-			return nil, fmt.Errorf("config: missing %q (want version: 1, endpoints: and adapters:)", k)
+			return nil, fmt.Errorf("config: missing %q (want endpoints: and adapters:)", k)
 		}
 	}
 	if err := cfg.Validate(); err != nil {
@@ -183,20 +206,20 @@ func ParseConfig(data []byte) (*Config, error) {
 }
 
 // Validate checks what ParseConfig checks beyond YAML syntax, for a Config
-// built in Go: the version, every endpoint's method and pattern, every
-// adapter's URL and options. It does not resolve hook names; New does.
+// built in Go: the version (0 or 1), every endpoint's method and pattern,
+// every adapter's URL and options. It does not resolve hook names; New does.
 func (c *Config) Validate() error {
-	if c.Version != 1 {
-		return fmt.Errorf("config: version %d is not supported (want 1)", c.Version)
+	if c.Version != 0 && c.Version != 1 {
+		return fmt.Errorf("%sversion %d is not supported (want 1)", c.where(0), c.Version)
 	}
 	keys := map[string]bool{}
 	for _, e := range c.Endpoints {
 		if keys[e.Key()] {
-			return fmt.Errorf("config: endpoint %q is defined twice", e.Key())
+			return fmt.Errorf("%sendpoint %q is defined twice", c.where(e.Line), e.Key())
 		}
 		keys[e.Key()] = true
 		if err := validateEndpoint(e); err != nil {
-			return err
+			return fmt.Errorf("%s%w", c.where(e.Line), err)
 		}
 	}
 	names := make([]string, 0, len(c.Adapters))
@@ -212,24 +235,51 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// Warnings lists what is legal but probably not meant, one message each,
+// naming the file and line when known: an endpoint whose pre and post
+// lists are both empty hooks nothing (the original accepted it, and so
+// does this package). New logs each at Warn; powerstrip -check prints them.
+func (c *Config) Warnings() []string {
+	var out []string
+	for _, e := range c.Endpoints {
+		if len(e.Pre) == 0 && len(e.Post) == 0 {
+			out = append(out, fmt.Sprintf("%sendpoint %q has no pre or post hooks; it changes nothing", c.where(e.Line), e.Key()))
+		}
+	}
+	return out
+}
+
+// where is the prefix of a message about line (0: the file as a whole),
+// spelled as LoadConfig spells parse errors: "adapters.yml: config: line
+// 4: ", or "config: line 4: " when the file is unknown.
+func (c *Config) where(line int) string {
+	prefix := "config: "
+	if c.Source != "" {
+		prefix = c.Source + ": " + prefix
+	}
+	if line > 0 {
+		prefix += fmt.Sprintf("line %d: ", line)
+	}
+	return prefix
+}
+
+// validateEndpoint checks one endpoint; its errors name the endpoint, and
+// the caller says where it is.
 func validateEndpoint(e Endpoint) error {
 	if e.Method != "*" && !isToken(e.Method) {
-		return fmt.Errorf("config: endpoint %q: method %q is not an HTTP method or *", e.Key(), e.Method)
+		return fmt.Errorf("endpoint %q: method %q is not an HTTP method or *", e.Key(), e.Method)
 	}
 	if _, err := compilePattern(e.Pattern); err != nil {
-		return fmt.Errorf("config: endpoint %q: %w", e.Key(), err)
-	}
-	if len(e.Pre) == 0 && len(e.Post) == 0 {
-		return fmt.Errorf("config: endpoint %q has neither pre nor post hooks", e.Key())
+		return fmt.Errorf("endpoint %q: %w", e.Key(), err)
 	}
 	for phase, list := range map[string][]string{"pre": e.Pre, "post": e.Post} {
 		seen := map[string]bool{}
 		for _, name := range list {
 			if name == "" {
-				return fmt.Errorf("config: endpoint %q: %s: empty adapter name", e.Key(), phase)
+				return fmt.Errorf("endpoint %q: %s: empty adapter name", e.Key(), phase)
 			}
 			if seen[name] {
-				return fmt.Errorf("config: endpoint %q: %s lists %q twice", e.Key(), phase, name)
+				return fmt.Errorf("endpoint %q: %s lists %q twice", e.Key(), phase, name)
 			}
 			seen[name] = true
 		}
@@ -237,10 +287,7 @@ func validateEndpoint(e Endpoint) error {
 	return nil
 }
 
-func validateAdapter(name string, a Adapter) error {
-	if name == "" {
-		return errors.New("config: adapters: empty adapter name")
-	}
+func validateAdapter(name string, a AdapterSettings) error {
 	u, err := url.Parse(a.URL)
 	if err != nil {
 		return fmt.Errorf("config: adapter %q: invalid url %q: %w", name, a.URL, err)
@@ -250,6 +297,14 @@ func validateAdapter(name string, a Adapter) error {
 	}
 	if u.Host == "" {
 		return fmt.Errorf("config: adapter %q: url %q has no host", name, a.URL)
+	}
+	return validateHookSettings(name, a.HookSettings)
+}
+
+// validateHookSettings checks the settings remote and in-process hooks share.
+func validateHookSettings(name string, a HookSettings) error {
+	if name == "" {
+		return errors.New("config: adapters: empty adapter name")
 	}
 	if a.Timeout < 0 {
 		return fmt.Errorf("config: adapter %q: timeout must be positive", name)
@@ -327,7 +382,7 @@ func parseEndpoints(n *yaml.Node, cfg *Config) error {
 		if !ok || pattern == "" {
 			return nodeErr(kv.key, `endpoint %q: want "METHOD /pattern", like "POST /*/containers/create"`, key)
 		}
-		e := Endpoint{Method: strings.ToUpper(method), Pattern: pattern}
+		e := Endpoint{Method: strings.ToUpper(method), Pattern: pattern, Line: kv.key.Line}
 		v := resolve(kv.value)
 		if v.Kind != yaml.MappingNode {
 			return nodeErr(v, "endpoint %q: want a mapping with pre and/or post", key)
@@ -351,7 +406,7 @@ func parseEndpoints(n *yaml.Node, cfg *Config) error {
 			}
 		}
 		if err := validateEndpoint(e); err != nil {
-			return nodeErr(kv.key, "%s", strings.TrimPrefix(err.Error(), "config: "))
+			return fmt.Errorf("config: line %d: %w", kv.key.Line, err)
 		}
 		cfg.Endpoints = append(cfg.Endpoints, e)
 	}
@@ -379,7 +434,7 @@ func nameList(n *yaml.Node, endpoint, phase string) ([]string, error) {
 
 func parseAdapters(n *yaml.Node, cfg *Config) error {
 	n = resolve(n)
-	cfg.Adapters = map[string]Adapter{}
+	cfg.Adapters = map[string]AdapterSettings{}
 	if isNull(n) {
 		return nil
 	}
@@ -404,8 +459,8 @@ func parseAdapters(n *yaml.Node, cfg *Config) error {
 	return nil
 }
 
-func parseAdapter(name string, n *yaml.Node) (Adapter, error) {
-	var a Adapter
+func parseAdapter(name string, n *yaml.Node) (AdapterSettings, error) {
+	var a AdapterSettings
 	switch n.Kind {
 	case yaml.ScalarNode:
 		if n.Tag != "!!str" {

@@ -1,6 +1,7 @@
 package powerstrip
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,10 +32,10 @@ func TestParseConfigOriginalFormat(t *testing.T) {
 	want := &Config{
 		Version: 1,
 		Endpoints: []Endpoint{
-			{Method: "POST", Pattern: "/*/containers/create", Pre: []string{"flocker", "weave"}},
-			{Method: "POST", Pattern: "/*/containers/*/start", Post: []string{"weave"}},
+			{Method: "POST", Pattern: "/*/containers/create", Pre: []string{"flocker", "weave"}, Line: 3},
+			{Method: "POST", Pattern: "/*/containers/*/start", Post: []string{"weave"}, Line: 5},
 		},
-		Adapters: map[string]Adapter{
+		Adapters: map[string]AdapterSettings{
 			"weave":   {URL: "http://weave/extension"},
 			"flocker": {URL: "http://flocker/flocker-adapter"},
 		},
@@ -65,12 +66,12 @@ adapters:
 	want := &Config{
 		Version: 1,
 		Endpoints: []Endpoint{
-			{Method: "*", Pattern: "/**", Pre: []string{"audit"}},
-			{Method: "POST", Pattern: "/v1*/containers/create", Pre: []string{"policy", "audit"}, Post: []string{"audit"}},
+			{Method: "*", Pattern: "/**", Pre: []string{"audit"}, Line: 3},
+			{Method: "POST", Pattern: "/v1*/containers/create", Pre: []string{"policy", "audit"}, Post: []string{"audit"}, Line: 5},
 		},
-		Adapters: map[string]Adapter{
+		Adapters: map[string]AdapterSettings{
 			"audit":  {URL: "http://127.0.0.1:9000/audit"},
-			"policy": {URL: "https://policy.local/check", Timeout: 2500 * time.Millisecond, FailurePolicy: FailOpen},
+			"policy": {URL: "https://policy.local/check", HookSettings: HookSettings{Timeout: 2500 * time.Millisecond, FailurePolicy: FailOpen}},
 		},
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
@@ -86,18 +87,14 @@ func TestParseConfigErrors(t *testing.T) {
 		{"empty", "", "config is empty"},
 		{"not yaml", "version: [1", "not valid YAML"},
 		{"not a mapping", "- 1\n", "must be a mapping"},
-		{"missing version", "endpoints: {}\n" + adapters, `missing "version"`},
 		{"unsupported version", "version: 2\nendpoints: {}\n" + adapters, "version 2 is not supported"},
+		{"version zero", "version: 0\nendpoints: {}\n" + adapters, "line 1: version 0 is not supported"},
 		{"version string", "version: one\nendpoints: {}\n" + adapters, "line 1: version must be the number 1"},
 		{"missing endpoints", "version: 1\n" + adapters, `missing "endpoints"`},
 		{"missing adapters", "version: 1\nendpoints: {}\n", `missing "adapters"`},
 		{"unknown top key", "version: 1\nendpoint: {}\n" + adapters, `line 2: unknown key "endpoint"`},
 		{"unknown endpoint key", "version: 1\nendpoints:\n  \"POST /x\":\n    pre: [a]\n    prehook: [a]\n" + adapters,
 			`line 5: endpoint "POST /x": unknown key "prehook" (want pre or post)`},
-		{"neither pre nor post", "version: 1\nendpoints:\n  \"POST /x\": {}\n" + adapters,
-			`line 3: endpoint "POST /x" has neither pre nor post`},
-		{"empty lists", "version: 1\nendpoints:\n  \"POST /x\":\n    pre: []\n" + adapters,
-			`endpoint "POST /x" has neither pre nor post`},
 		{"pre not a list", "version: 1\nendpoints:\n  \"POST /x\":\n    pre: a\n" + adapters,
 			`line 4: endpoint "POST /x": pre must be a list of adapter names`},
 		{"pre of mappings", "version: 1\nendpoints:\n  \"POST /x\":\n    post: [{a: 1}]\n" + adapters,
@@ -179,7 +176,90 @@ func TestValidateGoConfig(t *testing.T) {
 	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), `endpoint "POST /{a"`) {
 		t.Fatalf("Validate = %v", err)
 	}
-	if err := (&Config{}).Validate(); err == nil {
-		t.Fatal("version 0 validated")
+	if err := (&Config{}).Validate(); err != nil {
+		t.Fatalf("version 0, as a Go literal leaves it, is version 1: %v", err)
+	}
+	if err := (&Config{Version: 2}).Validate(); err == nil || !strings.Contains(err.Error(), "version 2 is not supported") {
+		t.Fatalf("version 2: %v", err)
+	}
+}
+
+// The file as powerstrip-debug's, -logfiles' and -weave's READMEs and the
+// original's own tests write it: no version:, and an endpoint with empty
+// lists (the original's test_endpoint_and_empty_hooks). Both are read as
+// the original read them; the empty endpoint is a warning naming its line.
+func TestParseConfigAsTheOriginalsUsersWroteIt(t *testing.T) {
+	cfg, err := ParseConfig([]byte(`endpoints:
+  "POST /*/containers/create":
+    pre: [debug]
+    post: [debug]
+  "POST /*/containers/*/start":
+    pre: []
+    post: []
+  "GET /*/info": {}
+adapters:
+  debug: http://debug:80/debug-adapter
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Version != 1 {
+		t.Errorf("a missing version is read as %d, want 1", cfg.Version)
+	}
+	want := []string{
+		`config: line 5: endpoint "POST /*/containers/*/start" has no pre or post hooks; it changes nothing`,
+		`config: line 8: endpoint "GET /*/info" has no pre or post hooks; it changes nothing`,
+	}
+	if diff := cmp.Diff(want, cfg.Warnings()); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+	var logs strings.Builder
+	p, err := New(cfg, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), `level=WARN msg="config: line 5: endpoint \"POST /*/containers/*/start\" has no pre or post hooks`) {
+		t.Errorf("New did not log the warning:\n%s", logs.String())
+	}
+	if got := p.Endpoints(); len(got) != 3 {
+		t.Errorf("endpoints: %q", got)
+	}
+}
+
+// An error New finds in a file names the file and the endpoint's line, as
+// ParseConfig's errors do.
+func TestNewErrorsNameFileAndLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "adapters.yml")
+	if err := os.WriteFile(path, []byte("endpoints:\n  \"GET /_ping\":\n    pre: [a]\n  \"POST /*/containers/create\":\n    pre: [a, missing]\nadapters:\n  a: http://a/\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(cfg)
+	want := path + `: config: line 4: endpoint "POST /*/containers/create": "missing" is neither an adapter nor an in-process hook`
+	if err == nil || err.Error() != want {
+		t.Errorf("New = %v\nwant %s", err, want)
+	}
+}
+
+// Without WithLogger, a Proxy logs where net/http's server logs: to the
+// process's default logger, so a library user sees a config warning
+// without wiring anything.
+func TestDefaultLoggerIsSlogDefault(t *testing.T) {
+	var logs strings.Builder
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	t.Cleanup(func() { slog.SetDefault(old) })
+	cfg, err := ParseConfig([]byte("endpoints:\n  \"GET /_ping\": {}\nadapters: {}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), `has no pre or post hooks`) {
+		t.Errorf("the default logger got %q", logs.String())
 	}
 }

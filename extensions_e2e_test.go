@@ -57,7 +57,7 @@ endpoints:
 adapters: {}
 `,
 		Hooks: map[string]powerstrip.Hook{"watch": watch, "no-images": noImages, "policy": denyAll},
-		HookSettings: map[string]powerstrip.Adapter{
+		HookSettings: map[string]powerstrip.HookSettings{
 			"watch":     {Extensions: powerstrip.Extensions{Headers: true, Unwind: true, Caller: true}},
 			"no-images": {Extensions: powerstrip.Extensions{ShortCircuit: true}},
 			"policy":    {DryRun: true},

@@ -33,7 +33,7 @@ adapters:
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Adapter{URL: "http://a/", DryRun: true, Extensions: Extensions{Headers: true, Credentials: true, ShortCircuit: true, Unwind: true, Caller: true}}
+	want := AdapterSettings{URL: "http://a/", HookSettings: HookSettings{DryRun: true, Extensions: Extensions{Headers: true, Credentials: true, ShortCircuit: true, Unwind: true, Caller: true}}}
 	if diff := cmp.Diff(want, cfg.Adapters["all"]); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
@@ -159,8 +159,8 @@ func TestHeadersExtension(t *testing.T) {
 	var logs syncBuffer
 	srv := buildProxy(t, "in-process", "  \"POST /*/containers/create\":\n    pre: [pre]\n    post: [post]\n", nil,
 		WithUpstream(docker.upstream()), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))),
-		WithHookSettings("pre", pre, Adapter{Extensions: Extensions{Headers: true}}),
-		WithHookSettings("post", post, Adapter{Extensions: Extensions{Headers: true}}))
+		WithHookSettings("pre", pre, HookSettings{Extensions: Extensions{Headers: true}}),
+		WithHookSettings("post", post, HookSettings{Extensions: Extensions{Headers: true}}))
 	req, _ := http.NewRequest("POST", srv.URL+"/v1.41/containers/create", strings.NewReader(`{}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Registry-Auth", "real-secret")
@@ -203,7 +203,7 @@ func TestShortCircuitExtension(t *testing.T) {
 	for _, enabled := range []bool{true, false} {
 		docker := newFakeDocker(t, jsonReply(200, `{"from":"docker"}`))
 		srv := buildProxy(t, "in-process", "  \"GET /*/images/json\":\n    pre: [cache]\n    post: [post]\n", map[string]Hook{"post": post},
-			WithUpstream(docker.upstream()), WithHookSettings("cache", answer, Adapter{Extensions: Extensions{ShortCircuit: enabled}}))
+			WithUpstream(docker.upstream()), WithHookSettings("cache", answer, HookSettings{Extensions: Extensions{ShortCircuit: enabled}}))
 		got := do(t, srv, "GET", "/v1.41/images/json", "", "")
 		want, calls := `{"cached":true,"post":true}`, 0
 		if !enabled {
@@ -217,7 +217,7 @@ func TestShortCircuitExtension(t *testing.T) {
 	srv := buildProxy(t, "in-process", "  \"GET /**\":\n    pre: [bad]\n", nil, WithUpstream(docker.upstream()),
 		WithHookSettings("bad", HookFunc(func(context.Context, *HookRequest) (*HookResponse, error) {
 			return &HookResponse{ModifiedServerResponse: &ServerResponse{Code: 404}}, nil
-		}), Adapter{Extensions: Extensions{ShortCircuit: true}}))
+		}), HookSettings{Extensions: Extensions{ShortCircuit: true}}))
 	if got := do(t, srv, "GET", "/v1.41/info", "", ""); got.Code != 502 || !strings.Contains(got.Body, "a short-circuit answer is a status from 200 to 399") {
 		t.Errorf("an error short-circuit: %+v", got)
 	}
@@ -243,7 +243,7 @@ func TestUnwindExtension(t *testing.T) {
 			return nil, nil
 		}
 	}
-	unwind := Adapter{Extensions: Extensions{Unwind: true}}
+	unwind := HookSettings{Extensions: Extensions{Unwind: true}}
 	run := func(endpoints string, reply func(http.ResponseWriter, *http.Request)) []string {
 		mu.Lock()
 		calls = nil
@@ -329,7 +329,7 @@ func TestCallerExtension(t *testing.T) {
 		return nil, nil
 	})
 	cfg := &Config{Version: 1, Endpoints: []Endpoint{{Method: "GET", Pattern: "/**", Pre: []string{"who", "blind"}}}}
-	p, err := New(cfg, WithUpstream(docker.upstream()), WithHookSettings("who", who, Adapter{Extensions: Extensions{Caller: true}}), WithHook("blind", who))
+	p, err := New(cfg, WithUpstream(docker.upstream()), WithHookSettings("who", who, HookSettings{Extensions: Extensions{Caller: true}}), WithHook("blind", who))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,8 +390,8 @@ func TestDryRun(t *testing.T) {
 	deny := HookFunc(func(context.Context, *HookRequest) (*HookResponse, error) { return nil, Reject(403, "would deny") })
 	srv := buildProxy(t, "in-process", "  \"POST /**\":\n    pre: [deny, inject]\n    post: [deny]\n", nil,
 		WithUpstream(docker.upstream()), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))),
-		WithHookSettings("deny", deny, Adapter{DryRun: true}),
-		WithHookSettings("inject", injectEnv("X=1"), Adapter{DryRun: true}))
+		WithHookSettings("deny", deny, HookSettings{DryRun: true}),
+		WithHookSettings("inject", injectEnv("X=1"), HookSettings{DryRun: true}))
 	got := do(t, srv, "POST", "/v1.41/containers/create", "application/json", `{"Image":"x"}`)
 	if got.Code != 201 || got.Body != `{"Id":"1"}` {
 		t.Errorf("client got %+v", got)

@@ -721,7 +721,7 @@ func TestServeHookTimeout(t *testing.T) {
 		}
 	})
 	cfg := &Config{Version: 1, Endpoints: []Endpoint{{Method: "GET", Pattern: "/**", Pre: []string{"slow"}}}}
-	_, addr := leanProxy(t, d.addr(), cfg, WithHookSettings("slow", slow, Adapter{Timeout: 100 * time.Millisecond}))
+	_, addr := leanProxy(t, d.addr(), cfg, WithHookSettings("slow", slow, HookSettings{Timeout: 100 * time.Millisecond}))
 	c := dialRaw(t, addr)
 	resp, body := c.call(t, "GET /v1.41/info HTTP/1.1\r\nHost: docker\r\n\r\n")
 	if resp.StatusCode != 504 || !strings.Contains(body, `adapter \"slow\" (pre-hook) failed: no answer within 100ms (its timeout): context deadline exceeded`) {

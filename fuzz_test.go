@@ -3,6 +3,7 @@ package powerstrip
 import (
 	"bufio"
 	"cmp"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -182,7 +183,7 @@ func FuzzDecodeHookResponse(f *testing.F) {
 		shown := ClientRequest{Method: "POST", Request: "/v1.41/containers/create"}
 		checkAnswer(h, &HookRequest{Type: PreHook, ClientRequest: shown}, resp)
 		checkAnswer(h, &HookRequest{Type: PostHook, ClientRequest: shown, ServerResponse: &ServerResponse{Code: 200}}, resp)
-		c := &chain{logger: discardLogger(), bodyReplaceable: true}
+		c := &chain{logger: slog.New(slog.DiscardHandler), bodyReplaceable: true}
 		if resp.ModifiedClientRequest != nil {
 			c.applyRequest(&boundHook{name: "fuzz"}, ClientRequest{Method: "POST", Request: "/v1.41/containers/create"}, resp.ModifiedClientRequest)
 		}

@@ -619,7 +619,7 @@ func TestE2EHTTPHeadAnswers(t *testing.T) {
 	})
 	t.Run("rejected with an extension", func(t *testing.T) { // net/http's side
 		headThenGet(t, serveOn(t, e.daemon, pre("HEAD", "/_ping", "deny"),
-			powerstrip.WithHookSettings("deny", hook, powerstrip.Adapter{Extensions: powerstrip.Extensions{Headers: true}})), 403, 200)
+			powerstrip.WithHookSettings("deny", hook, powerstrip.HookSettings{Extensions: powerstrip.Extensions{Headers: true}})), 403, 200)
 	})
 	t.Run("daemon down", func(t *testing.T) {
 		dir := t.TempDir()

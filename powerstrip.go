@@ -65,6 +65,13 @@
 // http.Request; every other call goes to srv with its connection. Hooks run
 // in one place, ServeHTTP. The client cannot tell the two paths apart, but
 // by speed.
+//
+// # Embedding
+//
+// The package's embedding example runs a whole proxy: ParseConfig (or
+// LoadConfig), New with an in-process hook, Serve on a listener, and a
+// graceful stop with http.Server.Shutdown and Proxy.Shutdown. Without
+// WithLogger, the Proxy logs to slog.Default().
 package powerstrip
 
 import (
@@ -162,8 +169,10 @@ type settings struct {
 }
 
 // WithUpstream sets the daemon's address: unix:///path, tcp://host:port,
-// http://host:port, or https://host:port for TLS. A tcp address without a
-// port means 2375, or 2376 with TLS. The default is DefaultUpstream.
+// http://host:port, https://host:port for TLS, or a bare host:port, which
+// is tcp://. A tcp address without a port means 2375, or 2376 with TLS; a
+// port that is not a number from 1 to 65535 fails New. The default is
+// DefaultUpstream.
 func WithUpstream(addr string) Option {
 	return func(s *settings) error {
 		s.upstream = addr
@@ -188,13 +197,12 @@ func WithUpstreamTLS(cfg *tls.Config) Option {
 // protocol v1. A name may not be both an adapter in the Config and an
 // in-process hook.
 func WithHook(name string, h Hook) Option {
-	return WithHookSettings(name, h, Adapter{})
+	return WithHookSettings(name, h, HookSettings{})
 }
 
-// WithHookSettings is WithHook with an adapter's settings: Timeout,
-// FailurePolicy, Extensions and DryRun apply as for a remote adapter; URL
-// is not used.
-func WithHookSettings(name string, h Hook, a Adapter) Option {
+// WithHookSettings is WithHook with settings: Timeout, FailurePolicy,
+// Extensions and DryRun apply as for a remote adapter.
+func WithHookSettings(name string, h Hook, a HookSettings) Option {
 	return func(s *settings) error {
 		if name == "" || h == nil {
 			return fmt.Errorf("WithHook: a hook needs a name and a non-nil Hook")
@@ -202,8 +210,7 @@ func WithHookSettings(name string, h Hook, a Adapter) Option {
 		if _, dup := s.hooks[name]; dup {
 			return fmt.Errorf("WithHook: hook %q registered twice", name)
 		}
-		a.URL = "http://in-process/" // validated like the config's adapters
-		if err := validateAdapter(name, a); err != nil {
+		if err := validateHookSettings(name, a); err != nil {
 			return fmt.Errorf("WithHook: %w", err)
 		}
 		s.hooks[name] = inProcessHook{h, a}
@@ -213,12 +220,14 @@ func WithHookSettings(name string, h Hook, a Adapter) Option {
 
 type inProcessHook struct {
 	hook     Hook
-	settings Adapter
+	settings HookSettings
 }
 
-// WithLogger sets the logger. The default discards everything. Calls are
-// logged at Debug, rejections at Info, hook and daemon failures at Warn and
-// Error.
+// WithLogger sets the logger. Without it the Proxy logs to slog.Default(),
+// as net/http's server logs to the log package's default logger; pass
+// slog.New(slog.DiscardHandler) for silence. Calls are logged at Debug,
+// rejections and the config's warnings at Info and Warn, hook and daemon
+// failures at Warn and Error.
 func WithLogger(l *slog.Logger) Option {
 	return func(s *settings) error {
 		s.logger = l
@@ -325,7 +334,7 @@ func New(cfg *Config, opts ...Option) (*Proxy, error) {
 	}
 	logger := s.logger
 	if logger == nil {
-		logger = discardLogger()
+		logger = slog.Default()
 	}
 	p := &Proxy{
 		upstream:      up,
@@ -348,10 +357,16 @@ func New(cfg *Config, opts ...Option) (*Proxy, error) {
 // Reload validates cfg and, if it is good, makes it the config of every
 // call that starts from now on; calls in flight finish under the config
 // they started with. A bad cfg is returned as an error and changes nothing.
+// The config's Warnings are logged at Warn.
 func (p *Proxy) Reload(cfg *Config) error {
 	st, err := p.compile(cfg)
 	if err != nil {
 		return err
+	}
+	if cfg != nil {
+		for _, w := range cfg.Warnings() {
+			p.logger.Warn(w)
+		}
 	}
 	p.state.Store(st)
 	return nil
@@ -371,9 +386,9 @@ func (p *Proxy) compile(cfg *Config) (*state, error) {
 	hooks := make(map[string]*boundHook, len(cfg.Adapters)+len(p.inProcess))
 	for name, a := range cfg.Adapters {
 		if _, dup := p.inProcess[name]; dup {
-			return nil, fmt.Errorf("config: %q is both an adapter and an in-process hook", name)
+			return nil, fmt.Errorf("%s%q is both an adapter and an in-process hook", cfg.where(0), name)
 		}
-		hooks[name] = bind(name, &HTTPAdapter{URL: a.URL, Client: p.adapterClient, MaxReplyBytes: p.bodyLimit + p.responseLimit}, a)
+		hooks[name] = bind(name, &HTTPAdapter{URL: a.URL, Client: p.adapterClient, MaxReplyBytes: p.bodyLimit + p.responseLimit}, a.HookSettings)
 	}
 	for name, h := range p.inProcess {
 		hooks[name] = bind(name, h.hook, h.settings)
@@ -382,7 +397,7 @@ func (p *Proxy) compile(cfg *Config) (*state, error) {
 		for _, list := range [][]string{e.Pre, e.Post} {
 			for _, name := range list {
 				if hooks[name] == nil {
-					return nil, fmt.Errorf("config: endpoint %q: %q is neither an adapter nor an in-process hook", e.Key(), name)
+					return nil, fmt.Errorf("%sendpoint %q: %q is neither an adapter nor an in-process hook", cfg.where(e.Line), e.Key(), name)
 				}
 			}
 		}
@@ -399,8 +414,6 @@ func (p *Proxy) compile(cfg *Config) (*state, error) {
 func (p *Proxy) Shutdown(ctx context.Context) error {
 	return errors.Join(p.lean.shutdown(ctx), p.upstream.shutdown(ctx))
 }
-
-func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // ConnContext is for http.Server.ConnContext: it notes the peer credentials
 // (uid, gid, pid) of clients on unix sockets, so that adapters with the
@@ -476,7 +489,7 @@ func newAdapterClient() *http.Client {
 }
 
 // bind is a hook with its settings, defaults filled in.
-func bind(name string, h Hook, a Adapter) *boundHook {
+func bind(name string, h Hook, a HookSettings) *boundHook {
 	b := &boundHook{name: name, hook: h, timeout: a.Timeout, policy: a.FailurePolicy, ext: a.Extensions, dryRun: a.DryRun}
 	if b.timeout == 0 {
 		b.timeout = DefaultHookTimeout

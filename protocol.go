@@ -10,11 +10,12 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync"
 )
 
-// ProtocolVersion is the version of the adapter protocol this package speaks.
-// Protocol v1 is the one the original Powerstrip defined; adapters written
-// for it work unchanged.
+// ProtocolVersion is the PowerstripProtocolVersion an adapter with no
+// extension receives: protocol v1, the one the original Powerstrip defined,
+// so adapters written for it work unchanged.
 const ProtocolVersion = 1
 
 // ProtocolVersionExtended is what an adapter that enabled an extension (see
@@ -36,55 +37,55 @@ const (
 type HookRequest struct {
 	// PowerstripProtocolVersion is ProtocolVersion, or
 	// ProtocolVersionExtended for an adapter that enabled an extension.
-	PowerstripProtocolVersion int
+	PowerstripProtocolVersion int `json:"PowerstripProtocolVersion"`
 	// Type is PreHook or PostHook; UnwindHook (v2) with the unwind
 	// extension.
-	Type string
+	Type string `json:"Type"`
 	// ClientRequest is the call as Docker will see it (pre-hooks: as the
 	// previous pre-hook left it) or as Docker saw it (post-hooks).
-	ClientRequest ClientRequest
+	ClientRequest ClientRequest `json:"ClientRequest"`
 	// ServerResponse is Docker's answer as the previous post-hook left it.
 	// Post-hooks only; nil (and absent on the wire) for pre-hooks.
-	ServerResponse *ServerResponse `json:",omitempty"`
+	ServerResponse *ServerResponse `json:"ServerResponse,omitempty"`
 	// Caller (v2, caller extension) is who is calling, when known.
-	Caller *Caller `json:",omitempty"`
+	Caller *Caller `json:"Caller,omitempty"`
 	// Unwind (v2, unwind extension) says what failed, in an unwind call.
-	Unwind *UnwindReason `json:",omitempty"`
+	Unwind *UnwindReason `json:"Unwind,omitempty"`
 	// StreamMessage (v2, stream extension) is set on a post-hook call
 	// about one message of a streamed answer, whose Body is then that
 	// message's JSON alone; nil for a call about a whole answer.
-	StreamMessage *StreamMessage `json:",omitempty"`
+	StreamMessage *StreamMessage `json:"StreamMessage,omitempty"`
 }
 
 // StreamMessage places a post-hook call in the answer Docker streams.
 type StreamMessage struct {
 	// Index counts the stream's messages from 0.
-	Index int
+	Index int `json:"Index"`
 }
 
 // Caller is who made the call, as far as the listener can tell.
 type Caller struct {
 	// TLSSubject is the client certificate's subject, on a TLS listener
 	// that received one: "CN=alice,O=ops".
-	TLSSubject string `json:",omitempty"`
+	TLSSubject string `json:"TLSSubject,omitempty"`
 	// UID, GID and PID are the peer's credentials on a unix socket
 	// (SO_PEERCRED), when the server was set up with ConnContext.
-	UID *uint32 `json:",omitempty"`
-	GID *uint32 `json:",omitempty"`
-	PID *int32  `json:",omitempty"`
+	UID *uint32 `json:"UID,omitempty"`
+	GID *uint32 `json:"GID,omitempty"`
+	PID *int32  `json:"PID,omitempty"`
 }
 
 // UnwindReason describes the failure an unwind call reports.
 type UnwindReason struct {
 	// Stage is "pre-hook" when a later pre-hook rejected or failed, or
 	// "docker" when Docker failed (unreachable, or an error status).
-	Stage string
+	Stage string `json:"Stage"`
 	// Hook is the adapter that rejected or failed, for Stage "pre-hook".
-	Hook string `json:",omitempty"`
+	Hook string `json:"Hook,omitempty"`
 	// Code is the status the client gets.
-	Code int
+	Code int `json:"Code"`
 	// Message is the error's message, as far as it is known.
-	Message string
+	Message string `json:"Message"`
 }
 
 // HookResponse is what a hook answers. A remote adapter sends it as its JSON
@@ -93,50 +94,50 @@ type UnwindReason struct {
 type HookResponse struct {
 	// PowerstripProtocolVersion should be ProtocolVersion; other values are
 	// tolerated, as adapters in the wild omit it.
-	PowerstripProtocolVersion int
+	PowerstripProtocolVersion int `json:"PowerstripProtocolVersion"`
 	// ModifiedClientRequest is a pre-hook's answer. Nil means unchanged.
-	ModifiedClientRequest *ClientRequest `json:",omitempty"`
+	ModifiedClientRequest *ClientRequest `json:"ModifiedClientRequest,omitempty"`
 	// ModifiedServerResponse is a post-hook's answer. Nil means unchanged.
 	// From a pre-hook with the short-circuit extension (v2), it is the
 	// answer the client gets instead of calling Docker: a status from 200
 	// to 399, then the post-hooks run on it.
-	ModifiedServerResponse *ServerResponse `json:",omitempty"`
+	ModifiedServerResponse *ServerResponse `json:"ModifiedServerResponse,omitempty"`
 	// DropMessage (v2, stream extension), in an answer to a call about one
 	// message of a stream, leaves the message out of what the client gets.
-	DropMessage bool `json:",omitempty"`
+	DropMessage bool `json:"DropMessage,omitempty"`
 }
 
 // ClientRequest is a Docker API call as the protocol carries it.
 type ClientRequest struct {
 	// Method is the HTTP method, upper case: "POST".
-	Method string
+	Method string `json:"Method"`
 	// Request is the path and query: "/v1.41/containers/create?name=web".
 	// The path is in its canonical spelling (see the package doc), so hooks
 	// see exactly what Docker routes.
-	Request string
+	Request string `json:"Request"`
 	// Body is the text of a JSON request body, or nil (null on the wire)
 	// when there is no body or the body is not JSON, such as a build
 	// context: those stream to Docker untouched and are never shown to hooks.
-	Body *string
+	Body *string `json:"Body"`
 	// Headers (v2, headers extension) are the request's headers, without
 	// the hop-by-hop ones, and without Authorization and X-Registry-Auth
 	// unless the credentials extension is on. In a ModifiedClientRequest,
 	// non-nil Headers are the headers wanted: those sent but left out are
 	// removed, the others set. Host and hop-by-hop headers cannot change.
-	Headers http.Header `json:",omitempty"`
+	Headers http.Header `json:"Headers,omitempty"`
 }
 
 // ServerResponse is Docker's answer as the protocol carries it.
 type ServerResponse struct {
 	// ContentType is the response's Content-Type header, "" if none.
-	ContentType string
+	ContentType string `json:"ContentType"`
 	// Body is the response text, or nil (null on the wire) when empty.
-	Body *string
+	Body *string `json:"Body"`
 	// Code is the HTTP status code.
-	Code int
+	Code int `json:"Code"`
 	// Headers (v2, headers extension) are the response's headers, as for
 	// ClientRequest.Headers.
-	Headers http.Header `json:",omitempty"`
+	Headers http.Header `json:"Headers,omitempty"`
 }
 
 // DecodeBody unmarshals the JSON body into v. A nil Body is an error, so a
@@ -221,16 +222,31 @@ func dockerError(message string) []byte {
 }
 
 // HTTPAdapter is a Hook that POSTs the protocol's JSON to a remote adapter.
-// Its connections are kept alive and reused across calls.
+// Its connections are kept alive and reused across calls. New makes one
+// for each adapter of the Config; use it as a value's pointer.
 type HTTPAdapter struct {
 	// URL is the adapter's endpoint, http:// or https://.
 	URL string
-	// Client sends the calls. Nil means a client of the Proxy's own (New
-	// sets one that keeps connections alive and never follows redirects).
+	// Client sends the calls. Nil means a client of this HTTPAdapter's own
+	// with the settings New gives the Proxy's: connections kept alive,
+	// redirects not followed (a 3xx is the adapter's failure), and no
+	// HTTP_PROXY from the environment, since adapters are local services.
 	Client *http.Client
 	// MaxReplyBytes bounds the reply read into memory; 0 means
 	// DefaultBodyLimit plus room for the envelope.
 	MaxReplyBytes int64
+
+	ownClient     sync.Once
+	defaultClient *http.Client
+}
+
+// client is the Client, or the HTTPAdapter's own when it is nil.
+func (a *HTTPAdapter) client() *http.Client {
+	if a.Client != nil {
+		return a.Client
+	}
+	a.ownClient.Do(func() { a.defaultClient = newAdapterClient() })
+	return a.defaultClient
 }
 
 // ServeHook implements Hook.
@@ -245,11 +261,7 @@ func (a *HTTPAdapter) ServeHook(ctx context.Context, req *HookRequest) (*HookRes
 	}
 	hreq.Header.Set("Content-Type", "application/json")
 	hreq.Header.Set("Accept", "application/json")
-	client := a.Client
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(hreq)
+	resp, err := a.client().Do(hreq)
 	if err != nil {
 		return nil, fmt.Errorf("calling %s: %w", a.URL, err)
 	}

@@ -1,8 +1,14 @@
 package powerstrip
 
 import (
+	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -112,5 +118,45 @@ func TestReject(t *testing.T) {
 	}
 	if !strings.Contains(r.Error(), "HTTP 403") {
 		t.Error(r.Error())
+	}
+}
+
+// Every field the protocol carries names itself on the wire with a tag, so
+// renaming a Go field cannot change what adapters receive.
+func TestWireFieldsHaveExplicitNames(t *testing.T) {
+	for _, v := range []any{HookRequest{}, HookResponse{}, ClientRequest{}, ServerResponse{}, Caller{}, UnwindReason{}} {
+		typ := reflect.TypeOf(v)
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name != f.Name {
+				t.Errorf("%s.%s: json name %q; want the explicit wire name %q", typ.Name(), f.Name, name, f.Name)
+			}
+		}
+	}
+}
+
+// An HTTPAdapter with no Client behaves as the Proxy's own adapters: a
+// redirect is the adapter's failure, never followed to another service.
+func TestHTTPAdapterDefaultClientDoesNotFollowRedirects(t *testing.T) {
+	var followed atomic.Bool
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		followed.Store(true)
+		io.WriteString(w, `{}`)
+	}))
+	defer target.Close()
+	redirecting := httptest.NewServer(http.RedirectHandler(target.URL, http.StatusTemporaryRedirect))
+	defer redirecting.Close()
+
+	a := &HTTPAdapter{URL: redirecting.URL}
+	_, err := a.ServeHook(context.Background(), &HookRequest{PowerstripProtocolVersion: 1, Type: PreHook, ClientRequest: ClientRequest{Method: "GET", Request: "/_ping"}})
+	if err == nil || !strings.Contains(err.Error(), "answered HTTP 307") || followed.Load() {
+		t.Errorf("ServeHook = %v, redirect followed: %v; want the 307 as a failure, not followed", err, followed.Load())
+	}
+	if a.client().Transport.(*http.Transport).Proxy != nil {
+		t.Error("the default client takes HTTP_PROXY from the environment")
 	}
 }

@@ -714,12 +714,12 @@ func TestReloadKeepsOldConfigOnError(t *testing.T) {
 }
 
 func TestWithUpstreamAddresses(t *testing.T) {
-	for _, ok := range []string{"unix:///var/run/docker.sock", "tcp://127.0.0.1:2375", "http://127.0.0.1:2375", "tcp://localhost"} {
+	for _, ok := range []string{"unix:///var/run/docker.sock", "tcp://127.0.0.1:2375", "http://127.0.0.1:2375", "tcp://localhost", "127.0.0.1:2375", "localhost:2375"} {
 		if _, err := New(nil, WithUpstream(ok)); err != nil {
 			t.Errorf("%s: %v", ok, err)
 		}
 	}
-	for _, bad := range []string{"unix://", "ftp://x", "tcp://", "127.0.0.1:2375", "tcp://h:1/path"} {
+	for _, bad := range []string{"unix://", "ftp://x", "tcp://", "127.0.0.1", "tcp://h:1/path", "tcp://h:70000"} {
 		if _, err := New(nil, WithUpstream(bad)); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
@@ -891,7 +891,7 @@ const smuggled = "POST /%761.41/%63ontainers/NAME/%73tart HTTP/1.1\r\nHOST: X\r\
 // auditProxy serves a proxy whose one adapter, "audit", hooks every call
 // at stage (pre or post) with settings a, in-process or as a remote
 // adapter served by NewAdapterHandler.
-func auditProxy(t *testing.T, kind, stage string, a Adapter, h Hook, opts ...Option) *httptest.Server {
+func auditProxy(t *testing.T, kind, stage string, a HookSettings, h Hook, opts ...Option) *httptest.Server {
 	t.Helper()
 	endpoints := fmt.Sprintf("version: 1\nendpoints:\n  \"* /**\":\n    %s: [audit]\n", stage)
 	if kind == "in-process" {
@@ -974,7 +974,7 @@ func TestHookOutputCannotSmuggle(t *testing.T) {
 			t.Run(kind+"/"+tc.name, func(t *testing.T) {
 				docker := newByteDaemon(t)
 				hook := HookFunc(func(_ context.Context, req *HookRequest) (*HookResponse, error) { return tc.answer(req), nil })
-				srv := auditProxy(t, kind, tc.stage, Adapter{Extensions: tc.ext}, hook, WithUpstream(docker.upstream()))
+				srv := auditProxy(t, kind, tc.stage, HookSettings{Extensions: tc.ext}, hook, WithUpstream(docker.upstream()))
 				got := do(t, srv, "POST", "/v1.41/containers/abc/start", "", "")
 				var msg struct{ Message string }
 				if err := json.Unmarshal([]byte(got.Body), &msg); err != nil || got.Code != 502 ||
@@ -1006,7 +1006,7 @@ func TestInvalidHookAnswerUnderIgnore(t *testing.T) {
 				out.Method, out.Request = smuggled, req.ClientRequest.Request+"?all=1"
 				return &HookResponse{ModifiedClientRequest: &out}, nil
 			})
-			srv := auditProxy(t, kind, "pre", Adapter{FailurePolicy: FailOpen}, hook,
+			srv := auditProxy(t, kind, "pre", HookSettings{FailurePolicy: FailOpen}, hook,
 				WithUpstream(docker.upstream()), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 			got := do(t, srv, "POST", "/v1.41/containers/abc/start", "", "")
 			if got.Code != 200 || got.Body != "{}" {

@@ -282,3 +282,31 @@ func TestShutdownClosesTakenOverStreams(t *testing.T) {
 		t.Errorf("the stream carried %q", rest)
 	}
 }
+
+// The daemon's address as users write it: a bare HOST:PORT (as -listen
+// takes it) is tcp://, and a port that cannot be is refused by New, not by
+// every call afterwards.
+func TestUpstreamAddressSpellings(t *testing.T) {
+	docker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "OK") }))
+	defer docker.Close()
+	p, err := New(nil, WithUpstream(docker.Listener.Addr().String()), WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatalf("bare HOST:PORT: %v", err)
+	}
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/_ping")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "OK" {
+		t.Errorf("through a bare HOST:PORT upstream: %d %q", resp.StatusCode, body)
+	}
+	for _, bad := range []string{"tcp://127.0.0.1:99999", "127.0.0.1:0", "tcp://127.0.0.1:23x5", "127.0.0.1:65536"} {
+		if _, err := New(nil, WithUpstream(bad)); err == nil {
+			t.Errorf("New accepted the upstream %q", bad)
+		}
+	}
+}

@@ -53,7 +53,7 @@ func testLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(
 
 // streamProxy serves a Proxy whose endpoints YAML names hooks, each
 // in-process with its settings.
-func streamProxy(t *testing.T, upstream, endpoints string, hooks map[string]Hook, settings map[string]Adapter, opts ...Option) *httptest.Server {
+func streamProxy(t *testing.T, upstream, endpoints string, hooks map[string]Hook, settings map[string]HookSettings, opts ...Option) *httptest.Server {
 	t.Helper()
 	opts = append(opts, WithUpstream(upstream))
 	for name, h := range hooks {
@@ -214,7 +214,7 @@ func TestStreamExtensionPerMessage(t *testing.T) {
 					"\n    extensions: [stream]\n", WithUpstream(upstream))
 			} else {
 				srv = streamProxy(t, upstream, endpoints, map[string]Hook{"filter": filter},
-					map[string]Adapter{"filter": {Extensions: Extensions{Stream: true}}})
+					map[string]HookSettings{"filter": {Extensions: Extensions{Stream: true}}})
 			}
 			resp, br := openStream(t, srv, "GET", "/v1.41/events")
 			if resp.StatusCode != 200 {
@@ -242,7 +242,7 @@ func TestStreamMessageLimit(t *testing.T) {
 	upstream, next := streamingDocker(t)
 	pass := HookFunc(func(context.Context, *HookRequest) (*HookResponse, error) { return nil, nil })
 	srv := streamProxy(t, upstream, "  \"POST /**/build\":\n    post: [pass]\n", map[string]Hook{"pass": pass},
-		map[string]Adapter{"pass": {Extensions: Extensions{Stream: true}}}, WithStreamMessageLimit(64))
+		map[string]HookSettings{"pass": {Extensions: Extensions{Stream: true}}}, WithStreamMessageLimit(64))
 	_, br := openStream(t, srv, "POST", "/v1.41/build")
 	next <- `{"stream":"` + strings.Repeat("x", 10<<10) + `"}` + "\n"
 	line := readLine(t, br)
@@ -267,7 +267,7 @@ func TestStreamHookFailureEndsStream(t *testing.T) {
 	upstream, next := streamingDocker(t)
 	broken := HookFunc(func(context.Context, *HookRequest) (*HookResponse, error) { return nil, fmt.Errorf("adapter broke") })
 	srv := streamProxy(t, upstream, "  \"POST /**/images/create\":\n    post: [broken]\n", map[string]Hook{"broken": broken},
-		map[string]Adapter{"broken": {Extensions: Extensions{Stream: true}}})
+		map[string]HookSettings{"broken": {Extensions: Extensions{Stream: true}}})
 	_, br := openStream(t, srv, "POST", "/v1.41/images/create?fromImage=busybox")
 	next <- `{"status":"Pulling"}` + "\n"
 	line := readLine(t, br)
@@ -349,7 +349,7 @@ func BenchmarkHookedEventStreams(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			p, err := New(cfg, WithUpstream("tcp://"+daemon.Listener.Addr().String()), WithHookSettings("h", noop, Adapter{Extensions: tc.ext}))
+			p, err := New(cfg, WithUpstream("tcp://"+daemon.Listener.Addr().String()), WithHookSettings("h", noop, HookSettings{Extensions: tc.ext}))
 			if err != nil {
 				b.Fatal(err)
 			}

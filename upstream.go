@@ -15,6 +15,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -75,9 +77,17 @@ func newUpstream(addr string, tlsConfig *tls.Config) (*upstream, error) {
 	return up, nil
 }
 
-// parseUpstream reads the daemon's address.
+// parseUpstream reads the daemon's address. A bare HOST:PORT is tcp://,
+// as the binary's -listen takes it; the port is checked here, so a typo
+// fails New (and powerstrip -check) instead of every call.
 func parseUpstream(addr string, tlsConfig *tls.Config) (*upstream, error) {
-	u, err := url.Parse(addr)
+	raw := addr
+	if !strings.Contains(addr, "://") {
+		if _, _, err := net.SplitHostPort(addr); err == nil {
+			raw = "tcp://" + addr
+		}
+	}
+	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("upstream %q: %w", addr, err)
 	}
@@ -95,6 +105,11 @@ func parseUpstream(addr string, tlsConfig *tls.Config) (*upstream, error) {
 			return nil, fmt.Errorf("upstream %q: want tcp://host:port", addr)
 		}
 		up.network, up.address, up.host = "tcp", u.Host, u.Host
+		if p := u.Port(); p != "" {
+			if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+				return nil, fmt.Errorf("upstream %q: port %q is not a number from 1 to 65535", addr, p)
+			}
+		}
 		if u.Scheme == "https" && tlsConfig == nil {
 			tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 		}

@@ -51,7 +51,7 @@ type Setup struct {
 	// HookSettings give in-process hooks an adapter's settings:
 	// extensions, dry run, timeout (powerstrip.WithHookSettings). Remote
 	// adapters take theirs from Config.
-	HookSettings map[string]powerstrip.Adapter
+	HookSettings map[string]powerstrip.HookSettings
 	// Unix serves the proxy on a unix socket with powerstrip.ConnContext,
 	// so hooks with the caller extension see the test's uid, gid and pid.
 	// Host is then unix://path.

@@ -137,7 +137,7 @@ func TestHarnessExtensions(t *testing.T) {
 	const endpoints = "version: 1\nendpoints:\n  \"POST /*/containers/*/start\":\n    pre: [volume]\n"
 	setups := map[string]powerstriptest.Setup{
 		"in-process": {Config: endpoints + "adapters: {}\n", Hooks: map[string]powerstrip.Hook{"volume": hook},
-			HookSettings: map[string]powerstrip.Adapter{"volume": {Extensions: powerstrip.Extensions{Unwind: true, Caller: true}}}},
+			HookSettings: map[string]powerstrip.HookSettings{"volume": {Extensions: powerstrip.Extensions{Unwind: true, Caller: true}}}},
 		"remote": {Config: endpoints + "adapters:\n  volume:\n    url: " + remote.URL + "\n    extensions: [unwind, caller]\n"},
 	}
 	for name, setup := range setups {

@@ -39,7 +39,7 @@ start_daemon
 sock=${POWERSTRIP_TEST_DOCKER#unix://}
 
 go build -o "$work/powerstrip" ./cmd/powerstrip
-go build -o "$work/httpbench" ./scripts/httpbench
+go build -tags benchdriver -o "$work/httpbench" ./internal/cmd/httpbench
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "nothing on port $1" >&2; return 1; }

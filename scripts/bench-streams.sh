@@ -12,6 +12,6 @@ fi
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
 go build -o "$bin/powerstrip" ./cmd/powerstrip
-go build -o "$bin/streambench" ./scripts/streambench
+go build -tags benchdriver -o "$bin/streambench" ./internal/cmd/streambench
 echo "machine: $(nproc) cores, $(uname -m), $(haproxy -v | head -1 | cut -d' ' -f1-3), $(go version | cut -d' ' -f3)"
 "$bin/streambench" -powerstrip "$bin/powerstrip" "$@"

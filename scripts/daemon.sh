@@ -77,8 +77,31 @@ stop_daemon() {
     daemon_pid=
   fi
   if [ -n "$daemon_workdir" ]; then
-    umount -R "$daemon_workdir" 2>/dev/null || true
-    rm -rf "$daemon_workdir" 2>/dev/null || true
+    unmount_under "$daemon_workdir"
+    rm -rf "$daemon_workdir" 2>/dev/null || log "could not remove $daemon_workdir"
     daemon_workdir=
   fi
+}
+
+# unmount_under unmounts every mount point under a directory, deepest
+# first: dockerd leaves exec/netns/default and others mounted there, and
+# `umount -R DIR` does nothing when DIR itself is not a mount point.
+mounts_under() {
+  # Field 5 of mountinfo is the mount point, with space, tab, newline and
+  # backslash written as octal escapes (\040); printf %b undoes them.
+  local dir=$1 mp
+  while read -r _ _ _ _ mp _; do
+    mp=$(printf '%b' "$mp")
+    case "$mp" in "$dir"/*) printf '%s\n' "$mp" ;; esac
+  done </proc/self/mountinfo
+}
+unmount_under() {
+  local dir mp left
+  dir=$(realpath "$1" 2>/dev/null) || return 0
+  # Deepest first: by the number of slashes, most first.
+  mounts_under "$dir" | awk -F/ '{ print NF "\t" $0 }' | sort -rn | cut -f2- | while IFS= read -r mp; do
+    umount "$mp" 2>/dev/null || umount -l "$mp" 2>/dev/null || log "could not unmount $mp"
+  done
+  left=$(mounts_under "$dir")
+  [ -z "$left" ] || log "still mounted under $dir: $left"
 }

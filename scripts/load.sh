@@ -12,7 +12,7 @@ source scripts/daemon.sh
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"; stop_daemon' EXIT
 go build -o "$bin/powerstrip" ./cmd/powerstrip
-go build -o "$bin/loadtest" ./scripts/loadtest
+go build -tags benchdriver -o "$bin/loadtest" ./internal/cmd/loadtest
 start_daemon
 echo "machine: $(nproc) cores, $(uname -m), $(go version | cut -d' ' -f3), daemon $(DOCKER_HOST=$POWERSTRIP_TEST_DOCKER /usr/bin/docker version --format '{{.Server.Version}}')"
 "$bin/loadtest" -powerstrip "$bin/powerstrip" -docker "$POWERSTRIP_TEST_DOCKER" -image "$POWERSTRIP_TEST_IMAGE" "$@"

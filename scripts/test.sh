@@ -11,5 +11,7 @@ source scripts/daemon.sh
 trap stop_daemon EXIT
 start_daemon
 export POWERSTRIP_E2E=required
-log "go test -race ./... $*"
-go test -race -count=1 "$@" ./...
+# -timeout: the default 10 minutes per package is too tight for the
+# end-to-end packages under -race on a loaded 2-core machine.
+log "go test -race -timeout 30m ./... $*"
+go test -race -count=1 -timeout 30m "$@" ./...

@@ -1,8 +1,9 @@
 // Command powerstrip runs the Powerstrip proxy in front of a Docker daemon.
 //
-//	powerstrip -config adapters.yml -listen tcp://127.0.0.1:2375 -docker unix:///var/run/docker.sock
+//	powerstrip -config adapters.yml -listen 127.0.0.1:2375 -docker unix:///var/run/docker.sock
 //
-// Point DOCKER_HOST at the -listen address. SIGHUP reloads the config;
+// Point DOCKER_HOST at the -listen address. The config file must exist;
+// -config none runs a proxy with no hooks. SIGHUP reloads the config;
 // SIGINT and SIGTERM stop accepting calls and let those in flight finish.
 package main
 
@@ -31,17 +32,35 @@ import (
 	"github.com/powerstrip-go/powerstrip"
 )
 
-const defaultConfig = "/etc/powerstrip/adapters.yml"
+const (
+	defaultConfig = "/etc/powerstrip/adapters.yml"
+	// noConfig as -config asks for a proxy with no hooks. It has to be
+	// asked for: a policy proxy whose policy file went missing must not
+	// serve, or pass -check, as if nothing were wrong. A file named none
+	// is ./none.
+	noConfig = "none"
+)
+
+// usageHead is what -h prints above the flags.
+const usageHead = `Usage: powerstrip [flags]
+
+Powerstrip is a proxy for the Docker Engine API that runs hooks (remote
+adapters or in-process Go) before and after the calls its config names.
+
+Example:
+  powerstrip -config adapters.yml -listen 127.0.0.1:2375 -docker unix:///var/run/docker.sock
+  docker -H tcp://127.0.0.1:2375 ps
+
+Flags:
+`
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stderr))
 }
 
 type options struct {
-	config string
-	// configSet is whether -config was given: only the default file may be
-	// missing.
-	configSet bool
+	// config is the file, or noConfig.
+	config    string
 	listen    []string
 	docker    string
 	check     bool
@@ -61,15 +80,21 @@ type options struct {
 	dockerCertPath             string
 }
 
+// parseFlags reads the flags. On -h it prints the usage to stderr and
+// returns flag.ErrHelp; on a bad flag it prints nothing and returns the
+// error, which run prints once with a hint.
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fset := flag.NewFlagSet("powerstrip", flag.ContinueOnError)
-	fset.SetOutput(stderr)
-	fset.StringVar(&o.config, "config", defaultConfig, "the adapters.yml `file`; if the default one is missing, run with no hooks")
+	// The flag package prints a bad flag's error, then the whole usage;
+	// run prints the error alone, once.
+	fset.SetOutput(io.Discard)
+	fset.Usage = func() {}
+	fset.StringVar(&o.config, "config", defaultConfig, "the adapters.yml `file`; it must exist (none: a proxy with no hooks)")
 	fset.Func("listen", "where to listen: tcp://HOST:PORT, HOST:PORT or unix:///path; repeat for several (default tcp://127.0.0.1:2375)",
 		func(s string) error { o.listen = append(o.listen, s); return nil })
-	fset.StringVar(&o.docker, "docker", powerstrip.DefaultUpstream, "the Docker daemon: unix:///path or tcp://HOST:PORT")
-	fset.BoolVar(&o.check, "check", false, "validate the config, then exit 0, or 1 with the error")
+	fset.StringVar(&o.docker, "docker", powerstrip.DefaultUpstream, "the Docker daemon: unix:///path, tcp://HOST:PORT, HOST:PORT, http:// or https://")
+	fset.BoolVar(&o.check, "check", false, "validate the config and the addresses, then exit 0, or 1 with the error")
 	fset.BoolVar(&o.version, "version", false, "print the version and exit")
 	fset.BoolVar(&o.verbose, "verbose", false, "log every step of every chain: adapter, phase, duration, status and what it changed")
 	fset.StringVar(&o.logFormat, "log-format", "text", "`text` or json")
@@ -88,9 +113,13 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fset.BoolVar(&o.dockerTLSVerify, "docker-tlsverify", false, "speak TLS to a tcp:// daemon and verify it against ca.pem in -docker-cert-path")
 	fset.StringVar(&o.dockerCertPath, "docker-cert-path", "", "a `directory` with ca.pem, cert.pem and key.pem, as DOCKER_CERT_PATH: speak TLS to a tcp:// daemon")
 	if err := fset.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fset.SetOutput(stderr)
+			fmt.Fprint(stderr, usageHead)
+			fset.PrintDefaults()
+		}
 		return nil, err
 	}
-	fset.Visit(func(f *flag.Flag) { o.configSet = o.configSet || f.Name == "config" })
 	if fset.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %v", fset.Args())
 	}
@@ -106,11 +135,12 @@ func run(args []string, stderr io.Writer) int {
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "powerstrip:", err)
+		fmt.Fprintf(stderr, "powerstrip: %v\nRun powerstrip -h for the flags.\n", err)
 		return 2
 	}
 	if o.version {
-		fmt.Fprintln(stderr, "powerstrip", version())
+		bi, _ := debug.ReadBuildInfo()
+		fmt.Fprintln(stderr, "powerstrip", version(bi))
 		return 0
 	}
 	logger, err := newLogger(o, stderr)
@@ -125,6 +155,9 @@ func run(args []string, stderr io.Writer) int {
 		var opts []powerstrip.Option
 		if opts, err = proxyOptions(o, logger); err == nil {
 			proxy, err = powerstrip.New(cfg, opts...)
+		}
+		if err == nil {
+			err = checkListen(o.listen)
 		}
 		if err == nil {
 			if o.check {
@@ -208,14 +241,17 @@ func serverTLS(o *options) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// loadConfig reads the config; a missing default file means no hooks, so
-// that the bare binary is a transparent proxy. A file named with -config
-// must exist.
+// loadConfig reads the config file, which must exist, or returns nil for
+// -config none. A missing file is an error that names it and says how to
+// run without one.
 func loadConfig(o *options, logger *slog.Logger) (*powerstrip.Config, error) {
-	cfg, err := powerstrip.LoadConfig(o.config)
-	if errors.Is(err, fs.ErrNotExist) && !o.configSet {
-		logger.Warn("no config file; running with no hooks", "config", o.config)
+	if o.config == noConfig {
+		logger.Info("-config none: running with no hooks")
 		return nil, nil
+	}
+	cfg, err := powerstrip.LoadConfig(o.config)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w; write it, or run with -config none for a proxy with no hooks", err)
 	}
 	return cfg, err
 }
@@ -316,22 +352,50 @@ func reload(o *options, proxy *powerstrip.Proxy, logger *slog.Logger) {
 	logger.Info("config reloaded", "config", o.config)
 }
 
-// listen opens a listener for tcp://HOST:PORT, HOST:PORT or unix:///path.
-// TLS, when configured, applies to tcp listeners; unix sockets are guarded
-// by their file mode and group instead.
-func listen(addr, group string, tlsConfig *tls.Config) (net.Listener, error) {
+// parseListen reads a -listen address: tcp://HOST:PORT, HOST:PORT or
+// unix:///path. The port must be a number from 0 to 65535 (0: any free
+// port), so -check catches a typo that listening would.
+func parseListen(addr string) (network, address string, err error) {
 	if strings.HasPrefix(addr, "unix://") {
 		u, err := url.Parse(addr)
 		if err != nil || u.Path == "" {
-			return nil, fmt.Errorf("listen %q: want unix:///path", addr)
+			return "", "", fmt.Errorf("listen %q: want unix:///path", addr)
 		}
-		return listenUnix(u.Path, group)
+		return "unix", u.Path, nil
 	}
 	hostport := strings.TrimPrefix(addr, "tcp://")
-	if _, _, err := net.SplitHostPort(hostport); err != nil {
-		return nil, fmt.Errorf("listen %q: want tcp://HOST:PORT, HOST:PORT or unix:///path", addr)
+	_, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return "", "", fmt.Errorf("listen %q: want tcp://HOST:PORT, HOST:PORT or unix:///path", addr)
 	}
-	l, err := net.Listen("tcp", hostport)
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return "", "", fmt.Errorf("listen %q: port %q is not a number from 0 to 65535", addr, port)
+	}
+	return "tcp", hostport, nil
+}
+
+// checkListen checks every -listen address without listening.
+func checkListen(addrs []string) error {
+	for _, addr := range addrs {
+		if _, _, err := parseListen(addr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// listen opens a listener for a -listen address. TLS, when configured,
+// applies to tcp listeners; unix sockets are guarded by their file mode
+// and group instead.
+func listen(addr, group string, tlsConfig *tls.Config) (net.Listener, error) {
+	network, address, err := parseListen(addr)
+	if err != nil {
+		return nil, err
+	}
+	if network == "unix" {
+		return listenUnix(address, group)
+	}
+	l, err := net.Listen("tcp", address)
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
@@ -389,9 +453,35 @@ func chgrp(path, group string) error {
 	return os.Chown(path, -1, gid)
 }
 
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
+// version is what -version prints, from the build info bi (nil when the
+// binary has none): the module version go install stamps (v1.2.3, or a
+// pseudo-version from the commit), else the commit go build stamps from
+// the checkout (vcs.revision, vcs.time, and +dirty for uncommitted
+// changes), then the Go version. "(devel)" only when neither is known, as
+// in a build from a copy of the source without its .git.
+func version(bi *debug.BuildInfo) string {
+	if bi == nil {
+		return "(devel)"
 	}
-	return "(devel)"
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	vcs := map[string]string{}
+	for _, s := range bi.Settings {
+		vcs[s.Key] = s.Value
+	}
+	if rev := vcs["vcs.revision"]; rev != "" && (v == "(devel)" || !strings.Contains(v, shortRev(rev))) {
+		v = strings.TrimPrefix(v+" ", "(devel) ") + "commit " + shortRev(rev)
+		if t := vcs["vcs.time"]; t != "" {
+			v += " " + t
+		}
+		if vcs["vcs.modified"] == "true" {
+			v += " +dirty"
+		}
+	}
+	return v + " " + bi.GoVersion
 }
+
+// shortRev is a commit hash as git abbreviates it, and pseudo-versions hold it.
+func shortRev(rev string) string { return rev[:min(12, len(rev))] }

@@ -11,13 +11,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,9 +49,13 @@ func TestCheck(t *testing.T) {
 		wantText string
 	}{
 		{good, 0, good + ": ok"},
-		{undefined, 1, `"b" is neither an adapter nor an in-process hook`},
+		{undefined, 1, undefined + `: config: line 3: endpoint "POST /*/containers/create": "b" is neither an adapter nor an in-process hook`},
 		{malformed, 1, `line 4: endpoint "POST /*/containers/create": pre must be a list of adapter names`},
-		{filepath.Join(t.TempDir(), "missing.yml"), 1, "no such file"},
+		{filepath.Join(t.TempDir(), "missing.yml"), 1, "missing.yml: no such file or directory; write it, or run with -config none"},
+		// The original's users' files: no version:, and an endpoint with
+		// empty lists, which is a warning naming its line.
+		{writeFile(t, "original.yml", "endpoints:\n  \"POST /*/containers/create\":\n    pre: [a]\n  \"POST /*/containers/*/start\":\n    pre: []\n    post: []\nadapters:\n  a: http://127.0.0.1:1/a\n"),
+			0, `: config: line 4: endpoint \"POST /*/containers/*/start\" has no pre or post hooks`},
 	}
 	for _, tc := range cases {
 		var stderr bytes.Buffer
@@ -75,22 +79,21 @@ func TestBadConfigDoesNotListen(t *testing.T) {
 	}
 }
 
-// Only the default config may be missing: the binary then proxies with no
-// hooks and says so.
+// A missing config file is an error, the default one too: a policy proxy
+// whose policy went missing must neither serve nor pass -check. A proxy
+// without hooks is asked for with -config none.
 func TestMissingConfig(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "adapters.yml")
-	var logs bytes.Buffer
-	logger := slog.New(slog.NewTextHandler(&logs, nil))
-	cfg, err := loadConfig(&options{config: missing}, logger)
-	if err != nil || cfg != nil || !strings.Contains(logs.String(), "no config file; running with no hooks") {
-		t.Errorf("default missing: %v %v %q", cfg, err, logs.String())
+	for _, args := range [][]string{{"-check", "-config", missing}, {"-config", missing, "-listen", "unix://" + filepath.Join(t.TempDir(), "s")}} {
+		var stderr bytes.Buffer
+		code := run(args, &stderr)
+		if code != 1 || !strings.Contains(stderr.String(), "open "+missing+": no such file or directory; write it, or run with -config none") || !strings.Contains(stderr.String(), "-config none") {
+			t.Errorf("%v: exit %d, %q; want 1, naming the file and -config none", args, code, stderr.String())
+		}
 	}
-	if _, err := loadConfig(&options{config: missing, configSet: true}, logger); err == nil {
-		t.Error("a missing -config file was accepted")
-	}
-	o, err := parseFlags([]string{"-config", missing}, io.Discard)
-	if err != nil || !o.configSet {
-		t.Errorf("parseFlags: %+v %v", o, err)
+	var stderr bytes.Buffer
+	if code := run([]string{"-check", "-config", "none"}, &stderr); code != 0 || !strings.Contains(stderr.String(), "none: ok") {
+		t.Errorf("-config none -check: exit %d, %q", code, stderr.String())
 	}
 }
 
@@ -120,16 +123,80 @@ func TestFlags(t *testing.T) {
 		t.Errorf("bad -listen: %d %q", code, stderr.String())
 	}
 	stderr.Reset()
-	if code := run([]string{"-docker", "ftp://x", "-check"}, &stderr); code != 1 || !strings.Contains(stderr.String(), "unix://, tcp://, http:// or https://") {
+	if code := run([]string{"-docker", "ftp://x", "-check", "-config", "none"}, &stderr); code != 1 || !strings.Contains(stderr.String(), "unix://, tcp://, http:// or https://") {
 		t.Errorf("bad -docker: %d %q", code, stderr.String())
 	}
 	stderr.Reset()
-	if code := run([]string{"-request-body-limit", "0", "-check"}, &stderr); code != 1 || !strings.Contains(stderr.String(), "WithRequestBodyLimit: 0 is not positive") {
+	if code := run([]string{"-request-body-limit", "0", "-check", "-config", "none"}, &stderr); code != 1 || !strings.Contains(stderr.String(), "WithRequestBodyLimit: 0 is not positive") {
 		t.Errorf("bad -request-body-limit: %d %q", code, stderr.String())
 	}
 	stderr.Reset()
 	if code := run([]string{"extra"}, &stderr); code != 2 {
 		t.Errorf("extra argument: %d %q", code, stderr.String())
+	}
+	none := []string{"-config", "none", "-check"}
+	stderr.Reset()
+	if code := run(append(none, "-docker", "127.0.0.1:2375"), &stderr); code != 0 {
+		t.Errorf("-docker HOST:PORT: %d %q", code, stderr.String())
+	}
+	for _, bad := range [][]string{{"-docker", "127.0.0.1:99999"}, {"-docker", "tcp://localhost:0"}, {"-listen", "127.0.0.1:2375x"}, {"-listen", "tcp://127.0.0.1:70000"}} {
+		stderr.Reset()
+		if code := run(append(none, bad...), &stderr); code != 1 || !strings.Contains(stderr.String(), "port") {
+			t.Errorf("%v passed -check: %d %q", bad, code, stderr.String())
+		}
+	}
+}
+
+// -h describes the command with an example; a bad flag is named once, with
+// a one-line hint instead of the whole usage.
+func TestUsage(t *testing.T) {
+	var stderr bytes.Buffer
+	if code := run([]string{"-h"}, &stderr); code != 0 || !strings.Contains(stderr.String(), "proxy for the Docker Engine API") ||
+		!strings.Contains(stderr.String(), "Example:\n  powerstrip -config adapters.yml") || !strings.Contains(stderr.String(), "-log-format") {
+		t.Errorf("-h: exit %d:\n%s", code, stderr.String())
+	}
+	stderr.Reset()
+	code := run([]string{"-lisen", "x"}, &stderr)
+	want := "powerstrip: flag provided but not defined: -lisen\nRun powerstrip -h for the flags.\n"
+	if code != 2 || stderr.String() != want {
+		t.Errorf("a bad flag: exit %d, %q; want 2, %q", code, stderr.String(), want)
+	}
+}
+
+// -version names the build: the module version go install stamps, else
+// the commit go build stamps from the checkout.
+func TestVersion(t *testing.T) {
+	settings := func(kv ...string) []debug.BuildSetting {
+		var out []debug.BuildSetting
+		for i := 0; i < len(kv); i += 2 {
+			out = append(out, debug.BuildSetting{Key: kv[i], Value: kv[i+1]})
+		}
+		return out
+	}
+	cases := []struct {
+		bi   *debug.BuildInfo
+		want string
+	}{
+		{nil, "(devel)"},
+		{&debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v1.2.3"}}, "v1.2.3 go1.26.8"},
+		{&debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"},
+			Settings: settings("vcs.revision", "0123456789abcdef0123", "vcs.time", "2026-11-30T04:55:00Z", "vcs.modified", "true")},
+			"commit 0123456789ab 2026-11-30T04:55:00Z +dirty go1.26.8"},
+		{&debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v0.0.0-20261130045500-0123456789ab"},
+			Settings: settings("vcs.revision", "0123456789abcdef0123", "vcs.time", "2026-11-30T04:55:00Z")},
+			"v0.0.0-20261130045500-0123456789ab go1.26.8"},
+		{&debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}}, "(devel) go1.26.8"},
+	}
+	for _, tc := range cases {
+		if got := version(tc.bi); got != tc.want {
+			t.Errorf("version(%+v) = %q, want %q", tc.bi, got, tc.want)
+		}
+	}
+	// The test binary is built from this checkout: it names a commit.
+	var stderr bytes.Buffer
+	run([]string{"-version"}, &stderr)
+	if bi, _ := debug.ReadBuildInfo(); bi != nil && strings.Contains(fmt.Sprint(bi.Settings), "vcs.revision") && !strings.Contains(stderr.String(), "commit ") {
+		t.Errorf("-version: %q", stderr.String())
 	}
 }
 

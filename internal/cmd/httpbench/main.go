@@ -1,9 +1,14 @@
+//go:build benchdriver
+
 // Command httpbench serves the proxies of the pass-through benchmark that
 // need Go code (scripts/bench-http.sh runs it): httputil.ReverseProxy;
 // the Powerstrip library served with Serve, as the binary serves it, with
 // no hook and with one in-process hook; the library with no hook served by
 // net/http alone (srv.Serve, no lean path); and a protocol v1 adapter that
 // changes nothing. Each listens on loopback until killed.
+//
+// It builds only with -tags benchdriver (its script passes it), so that
+// go install ./... installs Powerstrip and the examples, not the drivers.
 package main
 
 import (

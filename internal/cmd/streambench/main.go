@@ -1,9 +1,14 @@
+//go:build benchdriver
+
 // Command streambench measures 1 GiB going up and 1 GiB coming down three
 // ways in one run: straight to a Docker-like upstream on a unix socket,
 // through HAProxy, and through Powerstrip (with no hook, and with a pre-hook
 // matching the call), and prints throughput and each proxy's peak RSS.
 // scripts/bench-streams.sh builds it and runs it; everything stays on
 // loopback and every transfer is bounded.
+//
+// It builds only with -tags benchdriver (its script passes it), so that
+// go install ./... installs Powerstrip and the examples, not the drivers.
 package main
 
 import (

@@ -1,8 +1,13 @@
+//go:build benchdriver
+
 // Command loadtest puts bounded load on the powerstrip binary in front of a
 // real daemon, on loopback only: many concurrent API calls through a remote
 // pre-hook, then many concurrent long-lived event streams that must all see
 // one event. It prints errors, latencies and the proxy's memory.
 // scripts/load.sh prepares the daemon and runs it.
+//
+// It builds only with -tags benchdriver (its script passes it), so that
+// go install ./... installs Powerstrip and the examples, not the drivers.
 package main
 
 import (
