@@ -454,9 +454,9 @@ func TestAdapterFailures(t *testing.T) {
 		}
 	}))
 	defer hang.Close()
-	closed := httptest.NewServer(http.NotFoundHandler())
-	closedURL := closed.URL
-	closed.Close()
+	// Port 1 is below the ephemeral range, so no listener of another test
+	// running meanwhile can take it, as one can a port just closed.
+	closedURL := "http://127.0.0.1:1"
 
 	cases := []struct {
 		name, adapter string

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Tap is a recording relay between a proxy and a real daemon: point the
@@ -28,6 +29,9 @@ type Tap struct {
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	calls  []Received
+	open   int           // calls whose body is still being relayed
+	gen    int           // counts Resets, so a call begun before one is not completed after
+	done   chan struct{} // a token whenever a call's body ends
 	conns  map[net.Conn]bool
 }
 
@@ -44,7 +48,7 @@ func NewTap(t testing.TB, daemon string) *Tap {
 		os.RemoveAll(dir)
 		t.Fatalf("powerstriptest: %v", err)
 	}
-	tp := &Tap{addr: "unix://" + l.Addr().String(), target: daemon, l: l, conns: map[net.Conn]bool{}}
+	tp := &Tap{addr: "unix://" + l.Addr().String(), target: daemon, l: l, conns: map[net.Conn]bool{}, done: make(chan struct{}, 1)}
 	tp.wg.Add(1)
 	go tp.accept()
 	t.Cleanup(func() {
@@ -67,16 +71,34 @@ func (tp *Tap) Addr() string { return tp.addr }
 // Calls lists the calls relayed to the daemon, in the order their heads
 // arrived. Path and Query are as sent on the wire (the request target
 // split at its first '?'), not decoded; Body is the body as sent, dechunked.
+// A call's head reaches the daemon only once it is recorded, and Calls
+// waits (up to 5 s) for the bodies being relayed, so a call whose answer a
+// client has seen is always listed whole.
 func (tp *Tap) Calls() []Received {
-	tp.mu.Lock()
-	defer tp.mu.Unlock()
-	return append([]Received(nil), tp.calls...)
+	timeout := time.NewTimer(5 * time.Second)
+	defer timeout.Stop()
+	for {
+		tp.mu.Lock()
+		if tp.open == 0 {
+			defer tp.mu.Unlock()
+			return append([]Received(nil), tp.calls...)
+		}
+		tp.mu.Unlock()
+		select {
+		case <-tp.done:
+		case <-timeout.C:
+			tp.mu.Lock()
+			defer tp.mu.Unlock()
+			return append([]Received(nil), tp.calls...)
+		}
+	}
 }
 
 // Reset forgets the calls recorded so far.
 func (tp *Tap) Reset() {
 	tp.mu.Lock()
 	tp.calls = nil
+	tp.gen++
 	tp.mu.Unlock()
 }
 
@@ -126,35 +148,103 @@ func (tp *Tap) accept() {
 			io.Copy(c, d) //nolint:errcheck // either side's end ends it
 			closeWrite(c)
 		}()
-		// Requests: relayed as read, and parsed on the way.
+		// Requests: parsed, recorded, then relayed.
 		go func() {
 			defer tp.wg.Done()
 			defer end()
-			tp.record(bufio.NewReader(io.TeeReader(c, d)))
+			tp.record(c, d)
 			closeWrite(d)
 		}()
 	}
 }
 
-// record parses the calls in what the tee reads; reading is what relays
-// them. After a call that takes over its connection, or anything that
-// does not parse, the rest is relayed unparsed.
-func (tp *Tap) record(br *bufio.Reader) {
-	defer io.Copy(io.Discard, br) //nolint:errcheck // relays the rest
+// unrelayed holds what was read from the client and not yet relayed.
+type unrelayed struct{ buf []byte }
+
+func (u *unrelayed) Write(p []byte) (int, error) {
+	u.buf = append(u.buf, p...)
+	return len(p), nil
+}
+
+// record parses the calls the client sends, records each, and relays to
+// the daemon only what the parser consumed, so the daemon never sees a
+// call's head before it is recorded. After a call that takes over its
+// connection, or anything that does not parse, the rest is relayed
+// unparsed.
+func (tp *Tap) record(c, d net.Conn) {
+	var u unrelayed
+	br := bufio.NewReader(io.TeeReader(c, &u))
+	relay := func(all bool) error {
+		n := len(u.buf) - br.Buffered()
+		if all {
+			n = len(u.buf)
+		}
+		_, err := d.Write(u.buf[:n])
+		u.buf = append(u.buf[:0], u.buf[n:]...)
+		return err
+	}
+	defer func() {
+		if relay(true) == nil {
+			io.Copy(d, c) //nolint:errcheck // relays the rest
+		}
+	}()
 	for {
 		req, err := http.ReadRequest(br)
 		if err != nil {
 			return
 		}
 		path, query, _ := strings.Cut(req.RequestURI, "?")
-		r := Received{Method: req.Method, Path: path, Query: query, Header: req.Header}
-		r.Body, err = io.ReadAll(req.Body)
-		tp.mu.Lock()
-		tp.calls = append(tp.calls, r)
-		tp.mu.Unlock()
+		gen, i := tp.begin(Received{Method: req.Method, Path: path, Query: query, Header: req.Header})
+		if err := relay(false); err != nil {
+			tp.end(gen, i, nil)
+			return
+		}
+		body, err := tp.relayBody(req.Body, relay)
+		tp.end(gen, i, body)
 		if err != nil || req.Header.Get("Upgrade") != "" || isTakeOver(req.Method, path) {
 			return
 		}
+	}
+}
+
+// relayBody reads a call's body, relaying each piece as it is read.
+func (tp *Tap) relayBody(body io.Reader, relay func(bool) error) ([]byte, error) {
+	var all []byte
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := body.Read(buf)
+		all = append(all, buf[:n]...)
+		if rerr := relay(false); rerr != nil {
+			return all, rerr
+		}
+		if err == io.EOF {
+			return all, nil
+		}
+		if err != nil {
+			return all, err
+		}
+	}
+}
+
+// begin records a call whose body is yet to come; end completes it.
+func (tp *Tap) begin(r Received) (gen, i int) {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	tp.calls = append(tp.calls, r)
+	tp.open++
+	return tp.gen, len(tp.calls) - 1
+}
+
+func (tp *Tap) end(gen, i int, body []byte) {
+	tp.mu.Lock()
+	if gen == tp.gen {
+		tp.calls[i].Body = body
+	}
+	tp.open--
+	tp.mu.Unlock()
+	select {
+	case tp.done <- struct{}{}:
+	default:
 	}
 }
 

@@ -549,6 +549,20 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// listenedTCP is the address the binary's tcp listener was given by the
+// kernel (it listened on port 0), as its start-up log says: a port picked
+// before the binary starts can be taken meanwhile by another test.
+func listenedTCP(t *testing.T, b *runningBinary) string {
+	t.Helper()
+	for _, line := range b.startup {
+		if _, rest, ok := strings.Cut(line, "addr=tcp://"); ok {
+			return strings.Fields(rest)[0]
+		}
+	}
+	t.Fatalf("no tcp listener in the start-up log:\n%s", strings.Join(b.startup, "\n"))
+	return ""
+}
+
 // TLS on both sides, with real certificates: clients must present one
 // signed by -tlscacert (dockerd's flags), and Powerstrip reaches a
 // TLS-protected daemon with a docker certificate directory.
@@ -557,15 +571,14 @@ func TestBinaryTLSBothSides(t *testing.T) {
 	pki := testpki.New(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	addr := freeAddr(t)
 	cfg := writeFile(t, "adapters.yml", "version: 1\nendpoints: {}\nadapters: {}\n")
 	b := startBinary(t, ctx, tlsFront(t, daemon, pki), cfg,
-		"-listen", "tcp://"+addr, "-tlsverify", "-tlscacert", pki.CAFile, "-tlscert", pki.ServerCertFile, "-tlskey", pki.ServerKeyFile,
+		"-listen", "tcp://127.0.0.1:0", "-tlsverify", "-tlscacert", pki.CAFile, "-tlscert", pki.ServerCertFile, "-tlskey", pki.ServerKeyFile,
 		"-docker-tlsverify", "-docker-cert-path", pki.Dir)
 	if !strings.Contains(strings.Join(b.startup, "\n"), "tls=true") {
 		t.Errorf("the listener is not logged as TLS:\n%s", strings.Join(b.startup, "\n"))
 	}
-	host := "DOCKER_HOST=tcp://" + addr
+	host := "DOCKER_HOST=tcp://" + listenedTCP(t, b)
 	for _, cli := range clis(t) {
 		tlsArgs := []string{"--tlsverify", "--tlscacert", pki.CAFile, "--tlscert", pki.CertFile, "--tlskey", pki.KeyFile}
 		out, err := runCLI(t, ctx, cli, []string{host}, nil, append(tlsArgs, "run", "--rm", image, "echo", "over tls")...)
@@ -689,8 +702,9 @@ func TestBinaryListensOnSeveralAddresses(t *testing.T) {
 	cfg := writeFile(t, "adapters.yml", "version: 1\nendpoints: {}\nadapters: {}\n")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	sock, tcp := filepath.Join(t.TempDir(), "a.sock"), freeAddr(t)
-	b := startBinary(t, ctx, daemon, cfg, "-listen", "unix://"+sock, "-listen", "tcp://"+tcp)
+	sock := filepath.Join(t.TempDir(), "a.sock")
+	b := startBinary(t, ctx, daemon, cfg, "-listen", "unix://"+sock, "-listen", "tcp://127.0.0.1:0")
+	tcp := listenedTCP(t, b)
 	for _, host := range []string{"unix://" + sock, "tcp://" + tcp} {
 		out, err := runCLI(t, ctx, "docker", []string{"DOCKER_HOST=" + host}, nil, "version", "--format", "{{.Server.Os}}")
 		if err != nil || out != "linux\n" {
