@@ -40,13 +40,38 @@ func main() {
 	callers := flag.Int("callers", 200, "concurrent API callers")
 	calls := flag.Int("calls", 10, "calls per caller")
 	streams := flag.Int("streams", 1000, "concurrent event streams")
+	eventsHook := flag.String("events-hook", "pre", "the remote hook on the event streams: pre, post, stream (a post-hook with the stream extension) or none")
 	flag.Parse()
 	if *bin == "" || *daemon == "" || *image == "" {
 		log.Fatal("-powerstrip, -docker and -image are required")
 	}
-	if err := run(*bin, *daemon, *image, *callers, *calls, *streams); err != nil {
+	l := &load{bin: *bin, daemon: *daemon, image: *image, eventsHook: *eventsHook}
+	if err := l.run(*callers, *calls, *streams); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// load is one run: the proxy under test, its adapter, and what they did.
+type load struct {
+	bin, daemon, image, eventsHook string
+	sock                           string // the proxy's unix socket
+	proxy                          *exec.Cmd
+	hookCalls                      atomic.Int64
+}
+
+// eventsEndpoint is the config's lines for the event streams' hook.
+func (l *load) eventsEndpoint() (string, error) {
+	switch l.eventsHook {
+	case "pre":
+		return "  \"GET /*/events\":\n    pre: [gate]\n", nil
+	case "post":
+		return "  \"GET /*/events\":\n    post: [gate]\n", nil
+	case "stream":
+		return "  \"GET /*/events\":\n    post: [each]\n", nil
+	case "none":
+		return "", nil
+	}
+	return "", fmt.Errorf("-events-hook %q: want pre, post, stream or none", l.eventsHook)
 }
 
 // memory reads a process's current and peak resident memory, in KiB.
@@ -68,59 +93,83 @@ func memory(pid int) (rss, peak int) {
 	return rss, peak
 }
 
-func run(bin, daemon, image string, callers, calls, streams int) error {
+func (l *load) run(callers, calls, streams int) error {
 	dir, err := os.MkdirTemp("", "loadtest")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	if err := l.start(dir); err != nil {
+		return err
+	}
+	defer func() { l.proxy.Process.Kill(); l.proxy.Wait() }()
+	baseRSS, _ := memory(l.proxy.Process.Pid)
+	fmt.Printf("powerstrip RSS at start: %d KiB\n\n", baseRSS)
+	callErrs := l.calls(callers, calls)
+	streamErrs, err := l.streams(streams)
+	if err != nil {
+		return err
+	}
+	if callErrs || streamErrs {
+		return errors.New("the load produced errors")
+	}
+	return nil
+}
 
-	var hookCalls atomic.Int64
+// start serves the adapter and starts the proxy with its config.
+func (l *load) start(dir string) error {
 	adapter, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	go http.Serve(adapter, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hookCalls.Add(1)
+		l.hookCalls.Add(1)
 		io.Copy(io.Discard, r.Body)
 		io.WriteString(w, `{"PowerstripProtocolVersion":1}`)
 	}))
+	events, err := l.eventsEndpoint()
+	if err != nil {
+		return err
+	}
 	cfg := filepath.Join(dir, "adapters.yml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`version: 1
 endpoints:
   "GET /*/containers/json":
     pre: [gate]
-  "GET /*/events":
-    pre: [gate]
-adapters:
+%sadapters:
   gate: http://%s/gate
-`, adapter.Addr())), 0o644)
-	sock := filepath.Join(dir, "powerstrip.sock")
-	proxy := exec.Command(bin, "-config", cfg, "-listen", "unix://"+sock, "-docker", daemon)
-	proxy.Stderr = io.Discard
-	if err := proxy.Start(); err != nil {
+  each:
+    url: http://%s/each
+    extensions: [stream]
+`, events, adapter.Addr(), adapter.Addr())), 0o644)
+	l.sock = filepath.Join(dir, "powerstrip.sock")
+	l.proxy = exec.Command(l.bin, "-config", cfg, "-listen", "unix://"+l.sock, "-docker", l.daemon)
+	l.proxy.Stderr = io.Discard
+	if err := l.proxy.Start(); err != nil {
 		return err
 	}
-	defer func() { proxy.Process.Kill(); proxy.Wait() }()
 	for i := 0; ; i++ {
-		if c, err := net.Dial("unix", sock); err == nil {
+		if c, err := net.Dial("unix", l.sock); err == nil {
 			c.Close()
-			break
+			return nil
 		}
 		if i == 200 {
 			return errors.New("powerstrip did not listen")
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
+}
+
+// calls makes concurrent API calls through a pre-hook and prints their
+// table; it reports whether any failed.
+func (l *load) calls(callers, calls int) bool {
+	sock := l.sock
 	client := &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
 		},
 		MaxConnsPerHost: 0, MaxIdleConnsPerHost: callers,
 	}}
-	baseRSS, _ := memory(proxy.Process.Pid)
-	fmt.Printf("powerstrip RSS at start: %d KiB\n\n", baseRSS)
-
 	// Phase 1: concurrent API calls through a pre-hook.
 	var errs atomic.Int64
 	var mu sync.Mutex
@@ -165,13 +214,19 @@ adapters:
 		}
 		return lat[int(p*float64(len(lat)-1))]
 	}
-	rss, peak := memory(proxy.Process.Pid)
+	rss, peak := memory(l.proxy.Process.Pid)
 	fmt.Printf("| %d concurrent callers × %d calls (GET /containers/json, remote pre-hook) | value |\n|---|---|\n", callers, calls)
 	fmt.Printf("| calls ok / errors | %d / %d |\n| hook calls | %d |\n| calls/s | %.0f |\n| p50 / p99 latency | %v / %v |\n| proxy RSS now / peak | %d / %d KiB |\n\n",
-		len(lat), errs.Load(), hookCalls.Load(), float64(len(lat))/took.Seconds(), pct(0.5).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), rss, peak)
+		len(lat), errs.Load(), l.hookCalls.Load(), float64(len(lat))/took.Seconds(), pct(0.5).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), rss, peak)
+	return errs.Load() > 0
+}
 
-	// Phase 2: concurrent long-lived event streams, each of which must see
-	// one event.
+// streams holds concurrent long-lived event streams open, each of which
+// must see one event, and prints their table; it reports whether any
+// failed.
+func (l *load) streams(streams int) (failed bool, err error) {
+	sock, daemon, image := l.sock, l.daemon, l.image
+	proxy := l.proxy
 	label := fmt.Sprintf("powerstrip.load=%d", time.Now().UnixNano())
 	filters, _ := json.Marshal(map[string][]string{"label": {label}, "event": {"create"}})
 	streamClient := &http.Client{Transport: &http.Transport{
@@ -224,7 +279,7 @@ adapters:
 		select {
 		case <-ready:
 		case <-ctx.Done():
-			return errors.New("streams did not open within 2 minutes")
+			return true, errors.New("streams did not open within 2 minutes")
 		}
 	}
 	held, _ := memory(proxy.Process.Pid)
@@ -232,7 +287,7 @@ adapters:
 	create.Env = append(os.Environ(), "DOCKER_HOST="+daemon)
 	id, err := create.Output()
 	if err != nil {
-		return fmt.Errorf("docker create: %w", err)
+		return true, fmt.Errorf("docker create: %w", err)
 	}
 	defer func() {
 		rm := exec.Command("docker", "rm", "-f", strings.TrimSpace(string(id)))
@@ -247,12 +302,9 @@ adapters:
 		cancel()
 		<-done
 	}
-	_, peak = memory(proxy.Process.Pid)
-	fmt.Printf("| %d concurrent event streams (remote pre-hook) | value |\n|---|---|\n", streams)
+	_, peak := memory(proxy.Process.Pid)
+	fmt.Printf("| %d concurrent event streams (events hook: %s) | value |\n|---|---|\n", streams, l.eventsHook)
 	fmt.Printf("| opened / errors | %d / %d |\n| saw the event | %d |\n| proxy RSS before / with all open | %d / %d KiB |\n| RSS per open stream | %.1f KiB |\n| proxy peak RSS | %d KiB |\n",
 		open.Load(), streamErrs.Load(), saw.Load(), before, held, float64(held-before)/float64(max(open.Load(), 1)), peak)
-	if errs.Load() > 0 || streamErrs.Load() > 0 || saw.Load() != int64(streams) {
-		return errors.New("the load produced errors")
-	}
-	return nil
+	return streamErrs.Load() > 0 || saw.Load() != int64(streams), nil
 }
