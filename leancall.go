@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -115,9 +116,13 @@ func (c *leanCall) parseRequestLine(line []byte) bool {
 		rawPath = rawPath[:q]
 	}
 	// Only a path that is canonical as sent, with nothing to decode, can
-	// go to Docker as sent.
+	// go to Docker as sent; and only one net/http's side would send as it
+	// is too, not with a byte escaped (a quote, say).
 	c.path = string(rawPath)
 	if clean, err := cleanPath(c.path); err != nil || clean != c.path || strings.IndexByte(c.path, '%') >= 0 {
+		return false
+	}
+	if u := (url.URL{Path: c.path}); u.EscapedPath() != c.path {
 		return false
 	}
 	c.method = methodName(method)
