@@ -105,6 +105,8 @@ type Proxy struct {
 	bodyLimit     int64
 	responseLimit int64
 	hookBudget    time.Duration
+	// observer is told of every call; nil without WithObserver.
+	observer Observer
 	// bodies bounds the memory held for hooks across all calls.
 	bodies *bodyBudget
 	// lean are the connections Serve's lean path serves.
@@ -156,6 +158,7 @@ type settings struct {
 	hookBudget    time.Duration
 	hookMemory    int64
 	upstreamTLS   *tls.Config
+	observers     []Observer
 }
 
 // WithUpstream sets the daemon's address: unix:///path, tcp://host:port,
@@ -317,6 +320,7 @@ func New(cfg *Config, opts ...Option) (*Proxy, error) {
 		responseLimit: s.responseLimit,
 		hookBudget:    s.hookBudget,
 		bodies:        newBodyBudget(s.hookMemory),
+		observer:      observerOf(s.observers),
 	}
 	p.lean.ended = make(chan struct{}, 1)
 	if err := p.Reload(cfg); err != nil {

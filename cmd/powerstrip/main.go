@@ -59,6 +59,8 @@ type options struct {
 	tlsCACert, tlsCert, tlsKey string
 	dockerTLSVerify            bool
 	dockerCertPath             string
+	// metricsListen and auditLog: see observe.go.
+	metricsListen, auditLog string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -87,6 +89,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fset.StringVar(&o.tlsKey, "tlskey", "", "the server's key `file`")
 	fset.BoolVar(&o.dockerTLSVerify, "docker-tlsverify", false, "speak TLS to a tcp:// daemon and verify it against ca.pem in -docker-cert-path")
 	fset.StringVar(&o.dockerCertPath, "docker-cert-path", "", "a `directory` with ca.pem, cert.pem and key.pem, as DOCKER_CERT_PATH: speak TLS to a tcp:// daemon")
+	fset.StringVar(&o.metricsListen, "metrics-listen", "", "serve Prometheus metrics at /metrics on this address: HOST:PORT, tcp://HOST:PORT or unix:///path (default off)")
+	fset.StringVar(&o.auditLog, "audit-log", auditStderr, "write the audit log, a JSON line per hooked call, to this `file` (reopened on SIGHUP), - for stderr, or off")
 	if err := fset.Parse(args); err != nil {
 		return nil, err
 	}
@@ -113,6 +117,7 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "powerstrip", version())
 		return 0
 	}
+	stderr = &lockedWriter{w: stderr} // the logger's and the audit log's
 	logger, err := newLogger(o, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "powerstrip:", err)
@@ -123,7 +128,13 @@ func run(args []string, stderr io.Writer) int {
 	if err == nil {
 		var proxy *powerstrip.Proxy
 		var opts []powerstrip.Option
-		if opts, err = proxyOptions(o, logger); err == nil {
+		var obs *observing
+		if opts, err = proxyOptions(o, logger); err == nil && !o.check {
+			if obs, err = newObserving(o, stderr, logger); err == nil {
+				opts = append(opts, obs.options()...)
+			}
+		}
+		if err == nil {
 			proxy, err = powerstrip.New(cfg, opts...)
 		}
 		if err == nil {
@@ -131,7 +142,7 @@ func run(args []string, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "%s: ok\n", o.config)
 				return 0
 			}
-			err = serve(o, proxy, logger)
+			err = serve(o, proxy, obs, logger)
 		}
 	}
 	if err != nil {
@@ -220,9 +231,13 @@ func loadConfig(o *options, logger *slog.Logger) (*powerstrip.Config, error) {
 	return cfg, err
 }
 
-func serve(o *options, proxy *powerstrip.Proxy, logger *slog.Logger) error {
+func serve(o *options, proxy *powerstrip.Proxy, obs *observing, logger *slog.Logger) error {
 	tlsConfig, err := serverTLS(o)
 	if err != nil {
+		return err
+	}
+	defer obs.close() // after shutdown: the last calls are observed
+	if err := obs.serveMetrics(o.metricsListen, logger); err != nil {
 		return err
 	}
 	var listeners []net.Listener
@@ -267,6 +282,7 @@ func serve(o *options, proxy *powerstrip.Proxy, logger *slog.Logger) error {
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
 				reload(o, proxy, logger)
+				obs.reopen(logger)
 				continue
 			}
 			logger.Info("shutting down", "signal", sig.String(), "deadline", o.shutdownTimeout)
