@@ -39,11 +39,20 @@ type Observer interface {
 // of the methods.
 type NopObserver struct{}
 
-func (NopObserver) CallStart(*CallInfo)           {}
+// CallStart does nothing.
+func (NopObserver) CallStart(*CallInfo) {}
+
+// HookDone does nothing.
 func (NopObserver) HookDone(*CallInfo, *HookInfo) {}
-func (NopObserver) StreamStart(*CallInfo)         {}
-func (NopObserver) StreamEnd(*CallInfo)           {}
-func (NopObserver) CallEnd(*CallInfo)             {}
+
+// StreamStart does nothing.
+func (NopObserver) StreamStart(*CallInfo) {}
+
+// StreamEnd does nothing.
+func (NopObserver) StreamEnd(*CallInfo) {}
+
+// CallEnd does nothing.
+func (NopObserver) CallEnd(*CallInfo) {}
 
 // CallInfo is one call as an Observer sees it.
 type CallInfo struct {
@@ -126,7 +135,8 @@ const (
 	// failed the call.
 	OutcomeTimedOut Outcome = "timed_out"
 	// OutcomeFailedOpen: the hook failed or timed out, and its
-	// failurePolicy: ignore let the call go on unchanged.
+	// failurePolicy: ignore, or its dry-run mode, let the call go on
+	// unchanged.
 	OutcomeFailedOpen Outcome = "failed_open"
 	// OutcomeCanceled: the client hung up while the hook ran.
 	OutcomeCanceled Outcome = "canceled"

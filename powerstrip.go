@@ -65,6 +65,13 @@
 // http.Request; every other call goes to srv with its connection. Hooks run
 // in one place, ServeHTTP. The client cannot tell the two paths apart, but
 // by speed.
+//
+// # Observing
+//
+// WithObserver installs an Observer, told of every call on either path,
+// each hook call with its outcome, and each stream Docker takes over.
+// Package metrics (Prometheus) and package audit (a JSON line per hooked
+// call) are Observers; this package imports neither.
 package powerstrip
 
 import (
