@@ -146,11 +146,18 @@ func benchProxy(b *testing.B, lean bool, cfg *Config, opts ...Option) string {
 	return benchServe(b, p, lean)
 }
 
+// BenchMetrics makes the Observer of the "-metrics" benchmarks: package
+// metrics' (bench_metrics_test.go sets it), which this package cannot
+// import.
+var BenchMetrics func() Observer
+
 // BenchmarkPassThrough is a call no hook matches, on the lean path and on
-// net/http's side.
+// net/http's side, without an Observer and with the Prometheus metrics.
 func BenchmarkPassThrough(b *testing.B) {
 	b.Run("lean", func(b *testing.B) { benchCalls(b, benchProxy(b, true, nil)) })
 	b.Run("net-http", func(b *testing.B) { benchCalls(b, benchProxy(b, false, nil)) })
+	b.Run("lean-metrics", func(b *testing.B) { benchCalls(b, benchProxy(b, true, nil, WithObserver(BenchMetrics()))) })
+	b.Run("net-http-metrics", func(b *testing.B) { benchCalls(b, benchProxy(b, false, nil, WithObserver(BenchMetrics()))) })
 }
 
 // BenchmarkChainInProcess is a call with an in-process hook that changes

@@ -18,10 +18,16 @@ import (
 
 // ServeHTTP proxies one call: match, pre-hooks, Docker, post-hooks.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ob := p.observe(w, r)
+	if ob != nil {
+		defer ob.end()
+		w = ob
+	}
 	st := p.state.Load()
 	method := strings.ToUpper(r.Method)
 	path, err := canonicalPath(r.URL)
 	if err != nil {
+		ob.failedAs(FailureBadRequest, err)
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
@@ -31,11 +37,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		req:  ClientRequest{Method: method},
 		pre:  pre,
 		post: post,
+		ob:   ob,
 	}
+	ob.matched(st, r, method, path, c.hooked())
 	if c.hooked() {
 		// Only hooks need the protocol's spelling of the call.
 		c.req.Request = joinRequest(path, r.URL.RawQuery)
-		c.chain = chain{logger: p.logger, budget: p.hookBudget, scope: st.matcher, method: method, path: path}
+		c.chain = chain{logger: p.logger, budget: p.hookBudget, scope: st.matcher, method: method, path: path, ob: ob}
 	}
 	c.serve()
 }
@@ -53,6 +61,7 @@ type call struct {
 	body      *clientBody // the client's body, as the daemon client reads it
 	held      heldBody    // the request body and answer held for hooks
 	answer    heldBody
+	ob        *observation // nil without an Observer
 }
 
 func (c *call) hooked() bool { return len(c.pre)+len(c.post) > 0 }
@@ -69,7 +78,7 @@ func (c *call) serve() {
 		if len(c.post) > 0 {
 			c.proxy.logger.Debug("post-hooks skipped: the call takes over the connection", "method", c.req.Method, "request", c.req.Request)
 		}
-		if err := c.proxy.upstream.hijack(c.w, out); err != nil {
+		if err := c.proxy.upstream.hijack(c.w, out, c.ob.stream); err != nil {
 			c.dockerFailed(err)
 		}
 		return
@@ -264,9 +273,11 @@ func (c *call) fail(err error) {
 	ctx := c.r.Context()
 	request := c.request()
 	if ctx.Err() != nil {
+		c.ob.failedAs(FailureClientGone, err)
 		c.proxy.logger.Debug("client went away", "method", c.req.Method, "request", request, "error", err)
 		return
 	}
+	c.ob.failed(err)
 	var rej *Rejection
 	if errors.As(err, &rej) {
 		writeRejection(c.w, rej)

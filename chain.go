@@ -173,6 +173,8 @@ type chain struct {
 	// applied; final is the request as it stood when the chain ended.
 	ran   []*boundHook
 	final ClientRequest
+	// ob is told of each hook call; nil without an Observer.
+	ob *observation
 }
 
 // runPre runs the pre-hooks on req and returns the request Docker must see,
@@ -181,17 +183,19 @@ type chain struct {
 // ends the chain, after the pre-hooks that ran are told (unwind).
 func (c *chain) runPre(ctx context.Context, hooks []*boundHook, req ClientRequest) (ClientRequest, *ServerResponse, error) {
 	for _, h := range hooks {
-		resp, took, err := c.call(ctx, h, &HookRequest{
+		resp, res, err := c.call(ctx, h, &HookRequest{
 			PowerstripProtocolVersion: h.version(),
 			Type:                      PreHook,
 			ClientRequest:             h.view(req),
 			Caller:                    h.caller(c.caller),
 		})
 		if h.dryRun {
-			c.dryRunPre(h, req, resp, err)
+			c.dryRunPre(h, req, resp, err, &res)
+			c.ob.hook(res)
 			continue
 		}
 		if err != nil {
+			c.ob.hook(res)
 			c.final = req
 			c.unwind(ctx, unwindFor(h, err))
 			return req, nil, err
@@ -203,11 +207,16 @@ func (c *chain) runPre(ctx context.Context, hooks []*boundHook, req ClientReques
 		if h.ext.Unwind { // only they are told, and most chains have none
 			c.ran = append(c.ran, h)
 		}
-		if c.logger.Enabled(ctx, slog.LevelDebug) {
-			c.logger.Debug("chain step", append([]any{"adapter", h.name, "type", PreHook, "duration", took, "status", "ok"},
-				requestChanges(before, req)...)...)
+		answer := c.shortCircuit(h, resp)
+		if c.traced(ctx) {
+			changes := requestChanges(before, req)
+			c.step(ctx, &res, changes)
+			if answer != nil {
+				res.Outcome, res.Status = OutcomeAnswered, answer.Code
+			}
+			c.ob.hook(res)
 		}
-		if answer := c.shortCircuit(h, resp); answer != nil {
+		if answer != nil {
 			c.logger.Info("hook answered the call itself; Docker not called", "adapter", h.name, "status", answer.Code,
 				"method", req.Method, "request", req.Request)
 			return req, answer, nil
@@ -236,7 +245,7 @@ func (c *chain) shortCircuit(h *boundHook, resp *HookResponse) *ServerResponse {
 func (c *chain) runPost(ctx context.Context, hooks []*boundHook, req ClientRequest, resp ServerResponse) (ServerResponse, error) {
 	for _, h := range hooks {
 		answer := h.viewResponse(resp)
-		out, took, err := c.call(ctx, h, &HookRequest{
+		out, res, err := c.call(ctx, h, &HookRequest{
 			PowerstripProtocolVersion: h.version(),
 			Type:                      PostHook,
 			ClientRequest:             h.view(req),
@@ -244,55 +253,94 @@ func (c *chain) runPost(ctx context.Context, hooks []*boundHook, req ClientReque
 			Caller:                    h.caller(c.caller),
 		})
 		if h.dryRun {
-			c.dryRunPost(h, resp, out, err)
+			c.dryRunPost(h, resp, out, err, &res)
+			c.ob.hook(res)
 			continue
 		}
 		if err != nil {
+			c.ob.hook(res)
 			return resp, err
 		}
 		before := resp
 		if out != nil && out.ModifiedServerResponse != nil {
 			resp = c.applyResponse(h, resp, out.ModifiedServerResponse)
 		}
-		if c.logger.Enabled(ctx, slog.LevelDebug) {
-			c.logger.Debug("chain step", append([]any{"adapter", h.name, "type", PostHook, "duration", took, "status", "ok"},
-				responseChanges(before, resp)...)...)
+		if c.traced(ctx) {
+			c.step(ctx, &res, responseChanges(before, resp))
+			c.ob.hook(res)
 		}
 	}
 	return resp, nil
 }
 
-// dryRunPre logs what a pre-hook in dry-run mode would have done.
-func (c *chain) dryRunPre(h *boundHook, req ClientRequest, resp *HookResponse, err error) {
+// traced reports whether a successful step's changes are wanted: for the
+// -verbose trace or for an Observer. Without either they are not worked
+// out.
+func (c *chain) traced(ctx context.Context) bool {
+	return c.ob != nil || c.logger.Enabled(ctx, slog.LevelDebug)
+}
+
+// step traces a hook call that succeeded and completes res with what it
+// changed.
+func (c *chain) step(ctx context.Context, res *HookInfo, changes []any) {
+	if len(changes) > 0 {
+		res.Outcome, res.Changes = OutcomeChanged, changeMap(changes)
+	}
+	if c.logger.Enabled(ctx, slog.LevelDebug) {
+		c.logger.Debug("chain step", append([]any{"adapter", res.Hook, "type", res.Phase, "duration", res.Duration, "status", "ok"},
+			changes...)...)
+	}
+}
+
+// changeMap is a trace's key-value pairs as a map, for an Observer.
+func changeMap(kv []any) map[string]string {
+	m := make(map[string]string, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[fmt.Sprint(kv[i])] = fmt.Sprint(kv[i+1])
+	}
+	return m
+}
+
+// dryRunPre logs what a pre-hook in dry-run mode would have done, and
+// notes it in res.
+func (c *chain) dryRunPre(h *boundHook, req ClientRequest, resp *HookResponse, err error, res *HookInfo) {
 	attrs := []any{"adapter", h.name, "type", PreHook, "method", req.Method, "request", req.Request}
 	var rej *Rejection
 	switch {
 	case errors.As(err, &rej):
+		res.Outcome, res.Status = OutcomeDryRunReject, rej.Code
 		c.logger.Info("dry run: the hook would have rejected the call", append(attrs, "status", rej.Code, "body", string(bytes.TrimSpace(rej.Body)))...)
 	case err != nil:
+		res.Outcome = OutcomeFailedOpen
 		c.logger.Info("dry run: the hook failed; nothing applied", append(attrs, "error", err)...)
 	case resp != nil && resp.ModifiedServerResponse != nil && h.ext.ShortCircuit:
+		res.Outcome, res.Status = OutcomeDryRunChange, resp.ModifiedServerResponse.Code
 		c.logger.Info("dry run: the hook would have answered the call itself", append(attrs, "status", resp.ModifiedServerResponse.Code)...)
 	case resp != nil && resp.ModifiedClientRequest != nil:
 		would := c.applyRequest(h, req, resp.ModifiedClientRequest)
 		if changes := requestChanges(req, would); len(changes) > 0 {
+			res.Outcome, res.Changes = OutcomeDryRunChange, changeMap(changes)
 			c.logger.Info("dry run: the hook would have changed the call", append(attrs, changes...)...)
 		}
 	}
 }
 
-// dryRunPost logs what a post-hook in dry-run mode would have done.
-func (c *chain) dryRunPost(h *boundHook, resp ServerResponse, out *HookResponse, err error) {
+// dryRunPost logs what a post-hook in dry-run mode would have done, and
+// notes it in res.
+func (c *chain) dryRunPost(h *boundHook, resp ServerResponse, out *HookResponse, err error, res *HookInfo) {
 	attrs := []any{"adapter", h.name, "type", PostHook, "status", resp.Code}
 	var rej *Rejection
 	switch {
 	case errors.As(err, &rej):
+		res.Outcome, res.Status = OutcomeDryRunReject, rej.Code
 		c.logger.Info("dry run: the hook would have replaced the answer with an error", append(attrs, "error_status", rej.Code)...)
 	case err != nil:
+		res.Outcome = OutcomeFailedOpen
 		c.logger.Info("dry run: the hook failed; nothing applied", append(attrs, "error", err)...)
 	case out != nil && out.ModifiedServerResponse != nil:
 		would := c.applyResponse(h, resp, out.ModifiedServerResponse)
 		if changes := responseChanges(resp, would); len(changes) > 0 {
+			res.Outcome, res.Changes = OutcomeDryRunChange, changeMap(changes)
 			c.logger.Info("dry run: the hook would have changed the answer", append(attrs, changes...)...)
 		}
 	}
@@ -361,7 +409,15 @@ func (c *chain) unwind(ctx context.Context, reason UnwindReason) {
 			Unwind:                    &r,
 		})
 		cancel()
-		attrs := []any{"adapter", h.name, "stage", reason.Stage, "status", reason.Code, "duration", time.Since(start)}
+		took := time.Since(start)
+		if c.ob != nil {
+			res := HookInfo{Hook: h.name, Phase: UnwindHook, Outcome: OutcomeOK, Duration: took, Err: err}
+			if err != nil {
+				res.Outcome = failedOutcome(err, false)
+			}
+			c.ob.hook(res)
+		}
+		attrs := []any{"adapter", h.name, "stage", reason.Stage, "status", reason.Code, "duration", took}
 		if err != nil {
 			c.logger.Warn("unwind call failed", append(attrs, "error", err)...)
 			continue
@@ -372,8 +428,9 @@ func (c *chain) unwind(ctx context.Context, reason UnwindReason) {
 
 // call runs one hook under its timeout and failure policy, and logs
 // rejections and failures; an answer checkAnswer refuses is a failure like
-// any other. The caller traces successful steps.
-func (c *chain) call(ctx context.Context, h *boundHook, req *HookRequest) (*HookResponse, time.Duration, error) {
+// any other. res is its result for an Observer: a failure's outcome, or
+// OutcomeOK, which the caller refines. The caller traces successful steps.
+func (c *chain) call(ctx context.Context, h *boundHook, req *HookRequest) (_ *HookResponse, res HookInfo, _ error) {
 	start := time.Now()
 	timeout, byBudget := h.timeout, false
 	if left := c.budget - c.spent; c.budget > 0 && left < timeout {
@@ -410,8 +467,9 @@ func (c *chain) call(ctx context.Context, h *boundHook, req *HookRequest) (*Hook
 	}
 	took := time.Since(start)
 	c.spent += took
-	if err == nil || h.dryRun { // a dry run logs its own outcome
-		return resp, took, err
+	res = HookInfo{Hook: h.name, Phase: req.Type, Outcome: OutcomeOK, DryRun: h.dryRun, Duration: took, Err: err}
+	if err == nil || h.dryRun { // a dry run logs and notes its own outcome
+		return resp, res, err
 	}
 	attrs := []any{"adapter", h.name, "type", req.Type, "method", req.ClientRequest.Method,
 		"request", req.ClientRequest.Request, "duration", took}
@@ -424,19 +482,34 @@ func (c *chain) call(ctx context.Context, h *boundHook, req *HookRequest) (*Hook
 			err = fmt.Errorf("rejected with the Content-Type %q, which is not a header value", rej.ContentType)
 		default:
 			c.logger.Info("hook rejected the call", append(attrs, "status", rej.Code)...)
-			return nil, took, rej
+			res.Outcome, res.Status = OutcomeRejected, rej.Code
+			return nil, res, rej
 		}
 	}
+	res.Err = err
 	if errors.Is(ctx.Err(), context.Canceled) {
 		// The client hung up: nothing to report to it, nor to ignore.
-		return nil, took, ctx.Err()
+		res.Outcome = OutcomeCanceled
+		return nil, res, ctx.Err()
 	}
+	res.Outcome = failedOutcome(err, h.policy == FailOpen)
 	if h.policy == FailOpen {
 		c.logger.Warn("hook failed; going on unchanged (failurePolicy: ignore)", append(attrs, "error", err)...)
-		return nil, took, nil
+		return nil, res, nil
 	}
 	c.logger.Error("hook failed", append(attrs, "error", err)...)
-	return nil, took, &HookError{Hook: h.name, Type: req.Type, Err: err}
+	return nil, res, &HookError{Hook: h.name, Type: req.Type, Err: err}
+}
+
+// failedOutcome is the outcome of a hook that failed with err.
+func failedOutcome(err error, ignored bool) Outcome {
+	switch {
+	case ignored:
+		return OutcomeFailedOpen
+	case errors.Is(err, context.DeadlineExceeded):
+		return OutcomeTimedOut
+	}
+	return OutcomeFailed
 }
 
 // safeServeHook turns an in-process hook's panic into an error, so one bad
@@ -667,6 +740,7 @@ func requestChanges(before, after ClientRequest) []any {
 	if queryBefore != queryAfter {
 		out = append(out, "query_before", queryBefore, "query_after", queryAfter)
 	}
+	out = append(out, headerChanges(before.Headers, after.Headers)...)
 	return append(out, bodyChanges(before.Body, after.Body)...)
 }
 
@@ -679,7 +753,30 @@ func responseChanges(before, after ServerResponse) []any {
 	if before.ContentType != after.ContentType {
 		out = append(out, "content_type_before", before.ContentType, "content_type_after", after.ContentType)
 	}
+	out = append(out, headerChanges(before.Headers, after.Headers)...)
 	return append(out, bodyChanges(before.Body, after.Body)...)
+}
+
+// headerChanges names the headers a hook (with the headers extension)
+// added, removed or changed; their values are not traced, as they may be
+// credentials.
+func headerChanges(before, after http.Header) []any {
+	var changed []string
+	for k, vv := range after {
+		if !slices.Equal(before[k], vv) {
+			changed = append(changed, k)
+		}
+	}
+	for k := range before {
+		if _, ok := after[k]; !ok {
+			changed = append(changed, k)
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	sort.Strings(changed)
+	return []any{"headers_changed", strings.Join(changed, ",")}
 }
 
 // bodyChanges compares two JSON bodies by their top-level keys. A body that

@@ -250,6 +250,7 @@ type leanConn struct {
 	watch         hangUpWatch
 	readDeadline  time.Time   // as last set; zero for none
 	daemon        *daemonConn // this connection's own, between calls; see leandaemon.go
+	info          CallInfo    // the call an Observer is told of, reused from call to call
 }
 
 func (ll *leanListener) serveConn(c net.Conn) {

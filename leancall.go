@@ -28,6 +28,10 @@ type leanCall struct {
 	skip         [4][2]int
 	skips        int // lines of skip: hop-by-hop headers, offsets into the head
 	start        time.Time
+	// status is the answer's, once its head is on its way to the client;
+	// err what failed the call. Only an Observer reads them.
+	status int
+	err    error
 }
 
 // parseLeanCall reads a request head the lean path can forward as it is;
@@ -193,6 +197,10 @@ func methodName(b []byte) string {
 // the connection can carry another call.
 func (lc *leanConn) forward(c *leanCall) (keepAlive bool) {
 	c.start = time.Now()
+	if obs := lc.ll.proxy.observer; obs != nil {
+		lc.callStart(obs, c)
+		defer lc.callEnd(obs, c)
+	}
 	// The head leaves the buffer, which from here on holds only what comes
 	// after this call: the hang-up watch reads there.
 	lc.br.Discard(len(lc.request)) //nolint:errcheck // Peeked, so there
@@ -219,6 +227,7 @@ func (lc *leanConn) forward(c *leanCall) (keepAlive bool) {
 		}
 	}
 	if err == errClientGone {
+		c.err = err
 		lc.dropDaemon()
 		lc.ll.proxy.logger.Debug("client went away", "method", c.method, "request", string(c.target))
 		return false
@@ -420,11 +429,13 @@ func (lc *leanConn) relayAnswer(dc *daemonConn, c *leanCall, status int) (keepAl
 		// An answer of known length is short, or flows: a hang-up shows
 		// as a failed write. Streams of unknown length stay watched.
 		if watch.end() {
+			c.err = errClientGone
 			lc.dropDaemon()
 			return false
 		}
 	}
 	lc.writeAnswerHead(a, keepAlive)
+	c.status = status
 	up := lc.ll.proxy.upstream
 	switch a.framing {
 	case byLength:
@@ -481,6 +492,7 @@ var errClientGone = errors.New("the client hung up")
 // another call.
 func (lc *leanConn) failed(c *leanCall, err error, closing bool) (keepAlive bool) {
 	code := statusOf(err)
+	c.status, c.err = code, err
 	lc.ll.proxy.logger.Error("call failed", "method", c.method, "request", string(c.target),
 		"status", code, "duration", time.Since(c.start), "error", err)
 	closing = closing || c.close

@@ -304,6 +304,18 @@ func (m *matcher) namesFor(mask uint64) (pre, post []string) {
 	return pre, post
 }
 
+// endpointKeys are the keys of the endpoints a call matches, in config
+// order, for an Observer.
+func (m *matcher) endpointKeys(method, p string) []string {
+	var keys []string
+	for i := range m.routes {
+		if m.routes[i].matches(method, p) {
+			keys = append(keys, m.routes[i].endpoint.Key())
+		}
+	}
+	return keys
+}
+
 // endpointSet lists the indexes of the endpoints a call matches; two calls
 // with equal sets are in the same scope.
 func (m *matcher) endpointSet(method, p string) []int {

@@ -72,6 +72,13 @@
 // LoadConfig), New with an in-process hook, Serve on a listener, and a
 // graceful stop with http.Server.Shutdown and Proxy.Shutdown. Without
 // WithLogger, the Proxy logs to slog.Default().
+//
+// # Observing
+//
+// WithObserver installs an Observer, told of every call on either path,
+// each hook call with its outcome, and each stream Docker takes over.
+// Package metrics (Prometheus) and package audit (a JSON line per hooked
+// call) are Observers; this package imports neither.
 package powerstrip
 
 import (
@@ -112,6 +119,8 @@ type Proxy struct {
 	bodyLimit     int64
 	responseLimit int64
 	hookBudget    time.Duration
+	// observer is told of every call; nil without WithObserver.
+	observer Observer
 	// bodies bounds the memory held for hooks across all calls.
 	bodies *bodyBudget
 	// messageLimit bounds one streamed message held for post-hooks.
@@ -166,6 +175,7 @@ type settings struct {
 	hookMemory    int64
 	messageLimit  int64
 	upstreamTLS   *tls.Config
+	observers     []Observer
 }
 
 // WithUpstream sets the daemon's address: unix:///path, tcp://host:port,
@@ -346,6 +356,7 @@ func New(cfg *Config, opts ...Option) (*Proxy, error) {
 		hookBudget:    s.hookBudget,
 		bodies:        newBodyBudget(s.hookMemory),
 		messageLimit:  s.messageLimit,
+		observer:      observerOf(s.observers),
 	}
 	p.lean.ended = make(chan struct{}, 1)
 	if err := p.Reload(cfg); err != nil {

@@ -93,7 +93,9 @@ func drain(ctx context.Context, ended <-chan struct{}, left func() int, closeAll
 // that did not ask to upgrade), it takes over the client's connection too
 // and relays bytes both ways until one side ends. Any other answer (say, 404
 // for a missing container) is an ordinary response, relayed as such.
-func (up *upstream) hijack(w http.ResponseWriter, out *http.Request) error {
+// stream, when not nil, is told when the relay starts, and what it returns
+// when it ends.
+func (up *upstream) hijack(w http.ResponseWriter, out *http.Request, stream func(status int) (ended func())) error {
 	conn, upBuf, resp, err := up.exchangeOwn(out)
 	if err != nil {
 		return err
@@ -114,6 +116,11 @@ func (up *upstream) hijack(w http.ResponseWriter, out *http.Request) error {
 	client.SetDeadline(time.Time{}) //nolint:errcheck // best effort on a live connection
 	up.takeovers.add(client, conn)
 	defer up.takeovers.remove(client)
+	if stream != nil {
+		if ended := stream(resp.StatusCode); ended != nil {
+			defer ended()
+		}
+	}
 	var head bytes.Buffer
 	fmt.Fprintf(&head, "HTTP/%d.%d %s\r\n", resp.ProtoMajor, resp.ProtoMinor, resp.Status)
 	resp.Header.Write(&head) //nolint:errcheck // a bytes.Buffer does not fail

@@ -2,8 +2,9 @@
 # Pass-through benchmark, side by side in one run: requests/s and latency
 # with wrk -t1 -c32 (Debian's wrk), against
 #   - a static nginx upstream: alone, through HAProxy 2.6, through
-#     httputil.ReverseProxy, through the Powerstrip binary with no hook and
-#     with one remote adapter, through the library (Serve, as the binary
+#     httputil.ReverseProxy, through the Powerstrip binary with no hook
+#     (metrics off, and on with -metrics-listen) and with one remote
+#     adapter, through the library (Serve, as the binary
 #     serves) with no hook and with one in-process hook, and through the
 #     library with no hook served by net/http alone, for what the lean
 #     path saves;
@@ -84,7 +85,7 @@ backend daemon
 HA
 haproxy -f "$work/haproxy.cfg" & pids+=($!)
 
-rp_port=$(port); rp_sock_port=$(port); ip_port=$(port); lean_port=$(port); nh_port=$(port); adapter_port=$(port); ps_port=$(port); hooked_port=$(port); ps_sock_port=$(port)
+rp_port=$(port); rp_sock_port=$(port); ip_port=$(port); lean_port=$(port); nh_port=$(port); adapter_port=$(port); ps_port=$(port); hooked_port=$(port); ps_sock_port=$(port); psm_port=$(port); psm_metrics_port=$(port)
 "$work/httpbench" -mode reverseproxy -listen "127.0.0.1:$rp_port" -upstream "tcp://127.0.0.1:$nginx_port" & pids+=($!)
 "$work/httpbench" -mode reverseproxy -listen "127.0.0.1:$rp_sock_port" -upstream "unix://$sock" & pids+=($!)
 "$work/httpbench" -mode inprocess -listen "127.0.0.1:$ip_port" -upstream "tcp://127.0.0.1:$nginx_port" & pids+=($!)
@@ -96,7 +97,10 @@ printf 'version: 1\nendpoints:\n  "* /**":\n    pre: [noop]\nadapters:\n  noop: 
 "$work/powerstrip" -config "$work/none.yml" -listen "tcp://127.0.0.1:$ps_port" -docker "tcp://127.0.0.1:$nginx_port" 2>/dev/null & pids+=($!)
 "$work/powerstrip" -config "$work/remote.yml" -listen "tcp://127.0.0.1:$hooked_port" -docker "tcp://127.0.0.1:$nginx_port" 2>/dev/null & pids+=($!)
 "$work/powerstrip" -config "$work/none.yml" -listen "tcp://127.0.0.1:$ps_sock_port" -docker "unix://$sock" 2>/dev/null & pids+=($!)
-for p in $ha_port $ha_sock_port $rp_port $rp_sock_port $ip_port $lean_port $nh_port $adapter_port $ps_port $hooked_port $ps_sock_port; do wait_port "$p"; done
+# The same binary with its metrics served: the cost of counting every call.
+"$work/powerstrip" -config "$work/none.yml" -listen "tcp://127.0.0.1:$psm_port" -docker "tcp://127.0.0.1:$nginx_port" \
+  -metrics-listen "127.0.0.1:$psm_metrics_port" 2>/dev/null & pids+=($!)
+for p in $ha_port $ha_sock_port $rp_port $rp_sock_port $ip_port $lean_port $nh_port $adapter_port $ps_port $hooked_port $ps_sock_port $psm_port $psm_metrics_port; do wait_port "$p"; done
 
 # run NAME URL: one wrk run; prints "NAME|req/s|p50|p99".
 run() {
@@ -117,6 +121,7 @@ results=$(
     run "HAProxy 2.6" "http://127.0.0.1:$ha_port/v1.41/containers/create"
     run "httputil.ReverseProxy" "http://127.0.0.1:$rp_port/v1.41/containers/create"
     run "Powerstrip binary, no hook" "http://127.0.0.1:$ps_port/v1.41/containers/create"
+    run "Powerstrip binary, no hook, metrics on" "http://127.0.0.1:$psm_port/v1.41/containers/create"
     run "Powerstrip library, no hook" "http://127.0.0.1:$lean_port/v1.41/containers/create"
     run "Powerstrip library, in-process hook" "http://127.0.0.1:$ip_port/v1.41/containers/create"
     run "Powerstrip binary, remote hook" "http://127.0.0.1:$hooked_port/v1.41/containers/create"
@@ -150,4 +155,9 @@ awk -F'|' '
     printf "\nhook cost: in-process %.0f%% (against the library with no hook), remote %.0f%% (against the binary with no hook)\n",
       100*(1-by["Powerstrip library, in-process hook"]/by["Powerstrip library, no hook"]),
       100*(1-by["Powerstrip binary, remote hook"]/by["Powerstrip binary, no hook"])
+    printf "metrics on: %.2f× the binary with metrics off\n", by["Powerstrip binary, no hook, metrics on"]/by["Powerstrip binary, no hook"]
   }' <<<"$results"
+echo
+echo "the metrics-on binary counted (powerstrip_calls_total):"
+python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' \
+  "http://127.0.0.1:$psm_metrics_port/metrics" | grep '^powerstrip_calls_total' || true

@@ -1,7 +1,8 @@
 # Sourced by test.sh and load.sh: installs what the end-to-end tests need
 # and starts a throwaway Docker daemon with the test image.
-#   start_daemon: installs Debian's docker.io (dockerd 20.10 and its CLI) and
-#     busybox-static when missing; starts dockerd on a private socket under a
+#   start_daemon: installs Debian's docker.io (dockerd 20.10 and its CLI),
+#     busybox-static and prometheus (for the metrics test, which runs the
+#     binary itself, never the package's service) when missing; starts dockerd on a private socket under a
 #     temp dir (vfs storage, no iptables, no bridge), unless
 #     POWERSTRIP_TEST_DOCKER already names a daemon that answers; imports
 #     the test image (busybox-static as the whole root filesystem: there is
@@ -22,11 +23,17 @@ start_daemon() {
   command -v dockerd >/dev/null 2>&1 || need_install+=(docker.io)
   [ -x /usr/bin/docker ] || need_install+=(docker.io)
   command -v busybox >/dev/null 2>&1 || need_install+=(busybox-static)
+  command -v prometheus >/dev/null 2>&1 || need_install+=(prometheus)
   if [ ${#need_install[@]} -gt 0 ]; then
     log "installing ${need_install[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq "${need_install[@]}" >/dev/null
+    # The package starts its own service where systemd runs; the tests run
+    # the binary on loopback with a config of their own, so stop it.
+    if [[ " ${need_install[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null 2>&1; then
+      systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true
+    fi
   fi
 
   daemon_workdir=$(mktemp -d /tmp/powerstrip-test.XXXXXX)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepares what the end-to-end tests need on a fresh machine and runs the
-# whole suite: installs docker.io and busybox-static when missing, starts a
-# throwaway dockerd on a private socket under a temp dir (unless
+# whole suite: installs docker.io, busybox-static and prometheus when
+# missing, starts a throwaway dockerd on a private socket under a temp dir
+# (unless
 # POWERSTRIP_TEST_DOCKER names a daemon that answers), imports the test
 # image, runs `go test -race ./...` with the end-to-end tests required, and
 # stops the daemon. Extra arguments go to `go test` (scripts/test.sh -run E2E -v).

@@ -78,6 +78,8 @@ type options struct {
 	tlsCACert, tlsCert, tlsKey string
 	dockerTLSVerify            bool
 	dockerCertPath             string
+	// metricsListen and auditLog: see observe.go.
+	metricsListen, auditLog string
 }
 
 // parseFlags reads the flags. On -h it prints the usage to stderr and
@@ -112,6 +114,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fset.StringVar(&o.tlsKey, "tlskey", "", "the server's key `file`")
 	fset.BoolVar(&o.dockerTLSVerify, "docker-tlsverify", false, "speak TLS to a tcp:// daemon and verify it against ca.pem in -docker-cert-path")
 	fset.StringVar(&o.dockerCertPath, "docker-cert-path", "", "a `directory` with ca.pem, cert.pem and key.pem, as DOCKER_CERT_PATH: speak TLS to a tcp:// daemon")
+	fset.StringVar(&o.metricsListen, "metrics-listen", "", "serve Prometheus metrics at /metrics on this address: HOST:PORT, tcp://HOST:PORT or unix:///path (default off)")
+	fset.StringVar(&o.auditLog, "audit-log", auditStderr, "write the audit log, a JSON line per hooked call, to this `file` (reopened on SIGHUP), - for stderr, or off")
 	if err := fset.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fset.SetOutput(stderr)
@@ -143,6 +147,7 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "powerstrip", version(bi))
 		return 0
 	}
+	stderr = &lockedWriter{w: stderr} // the logger's and the audit log's
 	logger, err := newLogger(o, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "powerstrip:", err)
@@ -153,7 +158,13 @@ func run(args []string, stderr io.Writer) int {
 	if err == nil {
 		var proxy *powerstrip.Proxy
 		var opts []powerstrip.Option
-		if opts, err = proxyOptions(o, logger); err == nil {
+		var obs *observing
+		if opts, err = proxyOptions(o, logger); err == nil && !o.check {
+			if obs, err = newObserving(o, stderr, logger); err == nil {
+				opts = append(opts, obs.options()...)
+			}
+		}
+		if err == nil {
 			proxy, err = powerstrip.New(cfg, opts...)
 		}
 		if err == nil {
@@ -164,7 +175,7 @@ func run(args []string, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "%s: ok\n", o.config)
 				return 0
 			}
-			err = serve(o, proxy, logger)
+			err = serve(o, proxy, obs, logger)
 		}
 	}
 	if err != nil {
@@ -256,9 +267,13 @@ func loadConfig(o *options, logger *slog.Logger) (*powerstrip.Config, error) {
 	return cfg, err
 }
 
-func serve(o *options, proxy *powerstrip.Proxy, logger *slog.Logger) error {
+func serve(o *options, proxy *powerstrip.Proxy, obs *observing, logger *slog.Logger) error {
 	tlsConfig, err := serverTLS(o)
 	if err != nil {
+		return err
+	}
+	defer obs.close() // after shutdown: the last calls are observed
+	if err := obs.serveMetrics(o.metricsListen, logger); err != nil {
 		return err
 	}
 	var listeners []net.Listener
@@ -303,6 +318,7 @@ func serve(o *options, proxy *powerstrip.Proxy, logger *slog.Logger) error {
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
 				reload(o, proxy, logger)
+				obs.reopen(logger)
 				continue
 			}
 			logger.Info("shutting down", "signal", sig.String(), "deadline", o.shutdownTimeout)
