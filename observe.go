@@ -327,6 +327,16 @@ func (ob *observation) hook(h HookInfo) {
 	ob.obs.HookDone(&ob.info, &ob.info.Hooks[len(ob.info.Hooks)-1])
 }
 
+// messageHook notes a hook call about one message of a streamed answer:
+// told to the Observer (metrics count it), but not kept in the call's
+// Hooks, which an endless stream would grow without bound.
+func (ob *observation) messageHook(h HookInfo) {
+	if ob == nil {
+		return
+	}
+	ob.obs.HookDone(&ob.info, &h)
+}
+
 // stream notes that Docker took the connection over with status, and
 // returns what notes its end; nil without an Observer.
 func (ob *observation) stream(status int) func() {

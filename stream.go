@@ -276,7 +276,7 @@ func (s *streamRelay) throughHooks(text string) (out string, drop bool, err erro
 	for _, h := range s.perMessage {
 		answer := h.viewResponse(ServerResponse{ContentType: s.resp.Header.Get("Content-Type"), Code: s.resp.StatusCode,
 			Headers: s.headers, Body: &text})
-		resp, _, err := s.messages.call(ctx, h, &HookRequest{
+		resp, res, err := s.messages.call(ctx, h, &HookRequest{
 			PowerstripProtocolVersion: h.version(),
 			Type:                      PostHook,
 			ClientRequest:             h.view(c.req),
@@ -284,6 +284,10 @@ func (s *streamRelay) throughHooks(text string) (out string, drop bool, err erro
 			Caller:                    h.caller(c.chain.caller),
 			StreamMessage:             &StreamMessage{Index: s.index},
 		})
+		if err == nil && !h.dryRun && resp != nil && (resp.DropMessage || resp.ModifiedServerResponse != nil) {
+			res.Outcome = OutcomeChanged
+		}
+		s.messages.ob.messageHook(res)
 		switch {
 		case h.dryRun:
 			if err == nil && resp != nil && (resp.DropMessage || resp.ModifiedServerResponse != nil) {
