@@ -10,6 +10,7 @@ import (
 	"time"
 
 	yaml "go.yaml.in/yaml/v3"
+	"golang.org/x/net/http/httpguts"
 )
 
 // Config is the adapters.yml file: which calls are hooked, and by what.
@@ -321,29 +322,15 @@ func validateHookSettings(name string, a HookSettings) error {
 }
 
 // isToken reports whether s is an HTTP token (RFC 9110), as methods and
-// header names are.
+// header names are: net/http's own rule (httpguts), so what the proxy
+// takes as a token, net/http's server and transport do too.
 func isToken[T string | []byte](s T) bool {
-	if len(s) == 0 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c > 127 || c <= ' ' || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
+	return httpguts.ValidHeaderFieldName(string(s))
 }
 
 // isFieldValue reports whether s can be a header's value (RFC 9110): no
-// line break nor any other control byte but tab.
-func isFieldValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if b := s[i]; (b < ' ' && b != '\t') || b == 0x7f {
-			return false
-		}
-	}
-	return true
-}
+// line break nor any other control byte but tab, by net/http's rule.
+func isFieldValue(s string) bool { return httpguts.ValidHeaderFieldValue(s) }
 
 func parseVersion(n *yaml.Node, cfg *Config) error {
 	n = resolve(n)
