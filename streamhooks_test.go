@@ -114,11 +114,12 @@ type rawStream struct {
 	body *bufio.Reader // the body, read by lines and to its end
 }
 
-// send writes a request on a fresh connection to host (tcp://...). Every
-// read on it is bounded: a hang fails the test.
+// send writes a request on a fresh connection to host (tcp://... or
+// unix://...). Every read on it is bounded: a hang fails the test.
 func send(t *testing.T, host, method, path, contentType string, body []byte) *rawStream {
 	t.Helper()
-	conn, err := net.Dial("tcp", strings.TrimPrefix(host, "tcp://"))
+	network, address, _ := strings.Cut(host, "://")
+	conn, err := net.Dial(network, address)
 	if err != nil {
 		t.Fatal(err)
 	}
