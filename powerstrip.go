@@ -289,9 +289,10 @@ func WithHookMemoryLimit(n int64) Option {
 
 // WithStreamMessageLimit bounds one message of a streamed answer (an
 // event, a line of build progress) held for post-hooks with the stream
-// extension. A larger message is left out: in a progress stream, an error
-// message in Docker's shape takes its place, which the CLI prints; the
-// stream goes on. The default is DefaultStreamMessageLimit.
+// extension. A larger message is left out, an error message in the
+// stream's shape ({"error": ..., "errorDetail": ...}, which the CLI prints
+// for progress) takes its place, and the stream goes on. The default is
+// DefaultStreamMessageLimit.
 func WithStreamMessageLimit(n int64) Option {
 	return func(s *settings) error {
 		if n <= 0 {

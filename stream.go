@@ -28,7 +28,7 @@ const (
 	// load, plugin pull); Docker ends one that fails with an error message,
 	// {"error": ..., "errorDetail": {"message": ...}}, which clients print.
 	progressStream
-	// messageStream: JSON messages with no error message of their own
+	// messageStream: JSON messages with no error message of Docker's own
 	// (events, stats).
 	messageStream
 	// longPoll: the head at once, then one JSON message when something
@@ -70,12 +70,14 @@ func streamKindOf(method, path string) streamKind {
 }
 
 // streamError is a failure told in the stream's own shape, as Docker
-// tells its own, so that clients print it; nil for a stream that has none.
+// tells its own, so that clients print it. Events and stats have no error
+// message of Docker's; they get the progress streams' one, which SDKs
+// decode as a message with an "error" key, rather than nothing.
 func streamError(kind streamKind, message string) []byte {
 	message = "powerstrip: " + message
 	var v any
 	switch kind {
-	case progressStream:
+	case progressStream, messageStream:
 		type detail struct {
 			Message string `json:"message"`
 		}
@@ -224,8 +226,8 @@ func (s *streamRelay) take(frag []byte, end bool) error {
 	return s.emit(append([]byte(out), eol...), true)
 }
 
-// oversized answers a message larger than the limit in the stream's own
-// shape, or leaves it out of a stream that has none.
+// oversized answers a message larger than the limit with an error
+// message in the stream's shape; the stream goes on.
 func (s *streamRelay) oversized(limit int64) error {
 	c := s.c
 	c.proxy.logger.Warn("a streamed message is larger than the per-message limit (WithStreamMessageLimit); left out",
@@ -238,7 +240,7 @@ func (s *streamRelay) oversized(limit int64) error {
 }
 
 // failed ends the stream after a per-message hook rejected or failed it,
-// telling the client in the stream's shape where it has one.
+// telling the client in the stream's shape.
 func (s *streamRelay) failed(err error) {
 	if e := streamError(s.kind, err.Error()); e != nil {
 		s.emit(e, true) //nolint:errcheck // the stream ends either way
