@@ -483,7 +483,7 @@ func (c *chain) call(ctx context.Context, h *boundHook, req *HookRequest) (_ *Ho
 		default:
 			c.logger.Info("hook rejected the call", append(attrs, "status", rej.Code)...)
 			res.Outcome, res.Status = OutcomeRejected, rej.Code
-			return nil, res, rej
+			return nil, res, saidWhy(h, rej)
 		}
 	}
 	res.Err = err
@@ -510,6 +510,18 @@ func failedOutcome(err error, ignored bool) Outcome {
 		return OutcomeTimedOut
 	}
 	return OutcomeFailed
+}
+
+// saidWhy is a rejection as the client gets it: as the hook wrote it,
+// unless it wrote nothing (restrict-image-user answers a bare 403), which
+// Docker clients print as a guess about API versions; then Docker's error
+// shape names the adapter.
+func saidWhy(h *boundHook, rej *Rejection) *Rejection {
+	if len(bytes.TrimSpace(rej.Body)) > 0 {
+		return rej
+	}
+	return &Rejection{Code: rej.Code, ContentType: "application/json",
+		Body: dockerError(fmt.Sprintf("powerstrip: adapter %q rejected the call (HTTP %d, no message)", h.name, rej.Code))}
 }
 
 // safeServeHook turns an in-process hook's panic into an error, so one bad

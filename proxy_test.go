@@ -1022,3 +1022,25 @@ func TestInvalidHookAnswerUnderIgnore(t *testing.T) {
 		})
 	}
 }
+
+// An adapter that rejects with an empty body (restrict-image-user answers
+// a bare 403) is named in Docker's error shape, which the CLI prints,
+// instead of leaving the CLI to guess at API versions.
+func TestEmptyRejectionNamesTheAdapter(t *testing.T) {
+	docker := newFakeDocker(t, jsonReply(201, `{"Id":"x"}`))
+	adapter := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusForbidden)
+	}))
+	t.Cleanup(adapter.Close)
+	srv := proxyFromYAML(t, "endpoints:\n  \"POST /*/containers/create\":\n    pre: [priu]\nadapters:\n  priu: "+adapter.URL+"/\n",
+		WithUpstream(docker.upstream()))
+	r := do(t, srv, "POST", "/v1.41/containers/create", "application/json", `{"Image":"ubuntu"}`)
+	if r.Code != 403 || r.ContentType != "application/json" ||
+		r.Body != `{"message":"powerstrip: adapter \"priu\" rejected the call (HTTP 403, no message)"}`+"\n" {
+		t.Fatalf("%+v", r)
+	}
+	if len(docker.calls()) != 0 {
+		t.Fatal("Docker was called")
+	}
+}
