@@ -289,3 +289,61 @@ func TestE2EEchoBuildKit(t *testing.T) {
 		t.Errorf("the image printed %q", out)
 	}
 }
+
+// needTool returns the path of a client the test drives: skipped when it
+// is missing, a failure when the end-to-end tests are required.
+func needTool(t *testing.T, path, install string) string {
+	t.Helper()
+	if _, err := os.Stat(path); err != nil {
+		if os.Getenv("POWERSTRIP_E2E") == "required" {
+			t.Fatalf("end-to-end tests are required: %s is missing (%s; scripts/daemon.sh installs it)", path, install)
+		}
+		t.Skipf("%s is missing (%s)", path, install)
+	}
+	return path
+}
+
+// composeFile is a one-service project on the test image. network_mode
+// none: the test daemon has no bridge for a project network.
+const composeFile = `version: "2.4"
+services:
+  hello:
+    image: %s
+    network_mode: none
+    command: ["echo", "hello from compose"]
+`
+
+// docker-compose (1.29, Python) up, run and down through the echo config:
+// `run` hung on wait's held head.
+func TestE2EEchoCompose(t *testing.T) {
+	e := needDocker(t)
+	compose := needTool(t, "/usr/bin/docker-compose", "apt-get install docker-compose")
+	host, _ := e.echoProxy(t)
+	file := filepath.Join(t.TempDir(), "docker-compose.yml")
+	if err := os.WriteFile(file, []byte(fmt.Sprintf(composeFile, e.image)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	project := func(via string) (up, run, down ran) {
+		p := strings.ReplaceAll(uniqueName(t), "-", "")
+		c := func(args ...string) ran {
+			return runBounded(t, 2*hangBound, cliEnv(t, via), nil, compose, append([]string{"--ansi", "never", "-p", p, "-f", file}, args...)...)
+		}
+		t.Cleanup(func() { c("down") })
+		up, run, down = c("up"), c("run", "--rm", "hello", "echo", "ran"), c("down")
+		if left := e.must(t, e.clis[0], e.daemon, "ps", "-aq", "--filter", "label=com.docker.compose.project="+p); left != "" {
+			t.Errorf("down left containers of %s: %s", p, left)
+		}
+		return up, run, down
+	}
+	up, run, down := project(host)
+	dup, drun, ddown := project(e.daemon)
+	if up.hung || up.code != dup.code || !strings.Contains(up.stdout, "hello from compose") {
+		t.Errorf("up through the proxy: %v\ndirect: %v", up, dup)
+	}
+	if run.hung || run.code != drun.code || run.stdout != "ran\n" || run.stdout != drun.stdout {
+		t.Errorf("run through the proxy: %v\ndirect: %v", run, drun)
+	}
+	if down.hung || down.code != 0 || ddown.code != 0 {
+		t.Errorf("down through the proxy: %v\ndirect: %v", down, ddown)
+	}
+}

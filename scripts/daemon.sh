@@ -1,8 +1,11 @@
 # Sourced by test.sh and load.sh: installs what the end-to-end tests need
 # and starts a throwaway Docker daemon with the test image.
 #   start_daemon: installs Debian's docker.io (dockerd 20.10 and its CLI),
-#     busybox-static and prometheus (for the metrics test, which runs the
-#     binary itself, never the package's service) when missing; starts dockerd on a private socket under a
+#     busybox-static, prometheus (for the metrics test, which runs the
+#     binary itself, never the package's service), and the clients the
+#     stream tests drive (docker-compose 1.29 and python3-docker from
+#     Debian, dockerode from npm into a cache outside the repository) when
+#     missing; starts dockerd on a private socket under a
 #     temp dir (vfs storage, no iptables, no bridge), unless
 #     POWERSTRIP_TEST_DOCKER already names a daemon that answers; imports
 #     the test image (busybox-static as the whole root filesystem: there is
@@ -24,6 +27,10 @@ start_daemon() {
   [ -x /usr/bin/docker ] || need_install+=(docker.io)
   command -v busybox >/dev/null 2>&1 || need_install+=(busybox-static)
   command -v prometheus >/dev/null 2>&1 || need_install+=(prometheus)
+  [ -x /usr/bin/docker-compose ] || need_install+=(docker-compose)
+  /usr/bin/python3 -c 'import docker' >/dev/null 2>&1 || need_install+=(python3-docker)
+  command -v node >/dev/null 2>&1 || need_install+=(nodejs)
+  command -v npm >/dev/null 2>&1 || need_install+=(npm)
   if [ ${#need_install[@]} -gt 0 ]; then
     log "installing ${need_install[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -35,6 +42,7 @@ start_daemon() {
       systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true
     fi
   fi
+  install_dockerode || return 1
 
   daemon_workdir=$(mktemp -d /tmp/powerstrip-test.XXXXXX)
   if [ -n "${POWERSTRIP_TEST_DOCKER:-}" ] && answers "$POWERSTRIP_TEST_DOCKER"; then
@@ -72,6 +80,17 @@ start_daemon() {
       "$daemon_workdir/rootfs.tar" "$POWERSTRIP_TEST_IMAGE" >/dev/null
     log "imported $POWERSTRIP_TEST_IMAGE"
   fi
+}
+
+# install_dockerode installs the Node SDK the stream tests drive into a
+# cache outside the repository (TestE2ENodeSDK finds it there, or at
+# POWERSTRIP_TEST_NODE_MODULES), once.
+install_dockerode() {
+  local modules=${POWERSTRIP_TEST_NODE_MODULES:-$HOME/.cache/powerstrip-test/node/node_modules}
+  [ -f "$modules/dockerode/package.json" ] && return 0
+  log "installing dockerode into $(dirname "$modules")"
+  mkdir -p "$(dirname "$modules")"
+  timeout 300 npm install --no-audit --no-fund --prefix "$(dirname "$modules")" dockerode@4 >/dev/null
 }
 
 stop_daemon() {
