@@ -241,8 +241,16 @@ adapters:
 		{"Powerstrip, no hook", tcp, "http://" + psAddr, ps.Process.Pid},
 		{"Powerstrip, pre-hook on the call", tcp, "http://" + hookedAddr, hooked.Process.Pid},
 	}
-	rate := map[string][2]float64{}
-	stalls := map[string]int{}
+	rate, stalls := measure(targets, size, reps)
+	report(targets, rate, stalls, size, reps)
+	return nil
+}
+
+// measure moves size bytes up and down reps times through each target and
+// returns each one's median rates, up and down, in MiB/s, and how many
+// transfers failed.
+func measure(targets []target, size int64, reps int) (rate map[string][2]float64, stalls map[string]int) {
+	rate, stalls = map[string][2]float64{}, map[string]int{}
 	for _, up := range []bool{true, false} {
 		for _, t := range targets {
 			var times []time.Duration
@@ -270,6 +278,11 @@ adapters:
 			rate[t.name] = r
 		}
 	}
+	return rate, stalls
+}
+
+// report prints the table, each rate against the direct one.
+func report(targets []target, rate map[string][2]float64, stalls map[string]int, size int64, reps int) {
 	direct := rate[targets[0].name]
 	fmt.Printf("%d MiB per transfer, median of %d, on loopback\n\n", size>>20, reps)
 	fmt.Println("| path | up MiB/s | up vs direct | down MiB/s | down vs direct | peak RSS | failed transfers |")
@@ -278,5 +291,4 @@ adapters:
 		r := rate[t.name]
 		fmt.Printf("| %s | %.0f | %.2f× | %.0f | %.2f× | %s | %d |\n", t.name, r[0], r[0]/direct[0], r[1], r[1]/direct[1], peakRSS(t.pid), stalls[t.name])
 	}
-	return nil
 }
