@@ -4,7 +4,6 @@ package powerstrip
 // left them, and the proxy's own errors in Docker's shape.
 
 import (
-	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -119,21 +118,6 @@ func carryable(resp *http.Response) bool {
 	}
 	mt, _, err := mime.ParseMediaType(ct)
 	return err == nil && strings.HasPrefix(mt, "text/")
-}
-
-// errTooLarge marks a body over its limit.
-var errTooLarge = errors.New("too large")
-
-// readLimited reads all of r if it holds at most limit bytes.
-func readLimited(r io.Reader, limit int64) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, errTooLarge
-	}
-	return data, nil
 }
 
 // writeBuffered writes a response the post-hooks produced, with its headers

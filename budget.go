@@ -6,6 +6,7 @@ package powerstrip
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -45,6 +46,9 @@ func (e *budgetError) Error() string {
 	return fmt.Sprintf("the bodies held for hooks across all calls already take the %d bytes allowed (WithHookMemoryLimit); "+
 		"Docker was not called; try again", e.limit)
 }
+
+// errTooLarge marks a body over its limit.
+var errTooLarge = errors.New("too large")
 
 // heldBody is a body read for hooks, and what it is charged.
 type heldBody struct {

@@ -206,12 +206,12 @@ func (c *call) relay(resp *http.Response) {
 	defer cancel()
 	var err error
 	c.answer, err = p.bodies.read(ctx, resp.Body, resp.ContentLength, p.responseLimit, true)
-	if errors.Is(err, errTooLarge) {
+	var spent *budgetError
+	switch {
+	case errors.Is(err, errTooLarge):
 		err = fmt.Errorf("the daemon's answer is larger than the post-hook buffer of %d bytes (WithResponseBufferLimit); "+
 			"the call was made, but its answer cannot be passed through the post-hooks: %w", p.responseLimit, &daemonError{p.upstream.addr, err})
-	}
-	var spent *budgetError
-	if err != nil && !errors.As(err, &spent) && !errors.Is(err, errTooLarge) {
+	case err != nil && !errors.As(err, &spent):
 		err = &daemonError{p.upstream.addr, err}
 	}
 	if err != nil {
