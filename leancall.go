@@ -117,6 +117,9 @@ func (c *leanCall) parseRequestLine(line []byte) bool {
 	}
 	rawPath := c.target
 	if q := bytes.IndexByte(rawPath, '?'); q >= 0 {
+		if q == len(rawPath)-1 {
+			return false // an empty query: net/http's side sends no '?', so neither may this
+		}
 		rawPath = rawPath[:q]
 	}
 	// Only a path that is canonical as sent, with nothing to decode, can
