@@ -188,7 +188,8 @@ func (c *call) relay(resp *http.Response) {
 			return
 		}
 	}
-	buffer := carryable(resp) && (len(c.post) > 0 || (resp.StatusCode >= 400 && c.chain.wantsUnwind()))
+	buffer := carryable(resp) && (len(c.post) > 0 || (resp.StatusCode >= 400 && c.chain.wantsUnwind()) ||
+		c.wantsWarnings(resp.StatusCode, resp.Header.Get("Content-Type"), resp.ContentLength))
 	if !buffer {
 		if len(c.post) > 0 {
 			p.logger.Debug("post-hooks skipped: the response is not text", "method", c.req.Method,
@@ -235,7 +236,7 @@ func (c *call) finish(sr ServerResponse) {
 		c.fail(err)
 		return
 	}
-	writeBuffered(c.w, sr)
+	writeBuffered(c.w, c.withWarnings(sr))
 }
 
 // dockerFailed answers a call Docker could not be asked, or that the

@@ -169,6 +169,9 @@ type chain struct {
 	budget, spent time.Duration
 	// caller is who is calling, when known (the caller extension).
 	caller *Caller
+	// warnings are what the pre-hooks asked to show the client
+	// (HookResponse.Warnings), in order.
+	warnings []string
 	// ran are the pre-hooks with the unwind extension that ran and
 	// applied; final is the request as it stood when the chain ended.
 	ran   []*boundHook
@@ -188,6 +191,7 @@ func (c *chain) runPre(ctx context.Context, hooks []*boundHook, req ClientReques
 			Type:                      PreHook,
 			ClientRequest:             h.view(req),
 			Caller:                    h.caller(c.caller),
+			BodyUnseen:                !c.bodyReplaceable && h.version() == ProtocolVersionExtended,
 		})
 		if h.dryRun {
 			c.dryRunPre(h, req, resp, err, &res)
@@ -206,6 +210,9 @@ func (c *chain) runPre(ctx context.Context, hooks []*boundHook, req ClientReques
 		}
 		if h.ext.Unwind { // only they are told, and most chains have none
 			c.ran = append(c.ran, h)
+		}
+		if resp != nil && len(resp.Warnings) > 0 && h.version() == ProtocolVersionExtended {
+			c.warnings = append(c.warnings, resp.Warnings...)
 		}
 		answer := c.shortCircuit(h, resp)
 		if c.traced(ctx) {

@@ -34,13 +34,21 @@ type Config struct {
 	Source string
 }
 
-// Endpoint hooks the calls that match Method and Pattern.
+// Endpoint hooks the calls that match Method and Pattern, or, for a route
+// endpoint, the calls that reach Route.
 type Endpoint struct {
 	// Method is an HTTP method in upper case, or "*" for any.
 	Method string
 	// Pattern is a glob over the request's path (query stripped); see the
 	// package doc for its syntax and for how versions are matched.
 	Pattern string
+	// Route, for a route endpoint ("route container.start" in the file),
+	// is a glob over the names of Docker's and libpod's routes (see
+	// Route and docs/routes.md), and Method and Pattern are empty. It
+	// hooks every call that reaches a route whose Name or Effect the glob
+	// matches, whatever the path's spelling: "container.start" catches
+	// restart and libpod's start too. `*` crosses dots.
+	Route string
 	// Pre names the pre-hooks, run in this order before Docker is called.
 	Pre []string
 	// Post names the post-hooks, run in this order after Docker answers.
@@ -50,8 +58,18 @@ type Endpoint struct {
 	Line int
 }
 
-// Key is the endpoint as the config file spells it: "POST /*/containers/create".
-func (e Endpoint) Key() string { return e.Method + " " + e.Pattern }
+// Key is the endpoint as the config file spells it: "POST /*/containers/create",
+// or "route container.create".
+func (e Endpoint) Key() string {
+	if e.Route != "" {
+		return routeKeyword + " " + e.Route
+	}
+	return e.Method + " " + e.Pattern
+}
+
+// routeKeyword starts a route endpoint's key; no HTTP method is spelled
+// in lower case, so it cannot be mistaken for one.
+const routeKeyword = "route"
 
 // FailurePolicy says what a failing adapter does to the call.
 type FailurePolicy string
@@ -69,8 +87,13 @@ const (
 // how the chain runs it. The hook itself is an HTTPAdapter, which New makes
 // from these.
 type AdapterSettings struct {
-	// URL is where protocol calls are POSTed: http:// or https://.
+	// URL is where protocol calls are POSTed: http:// or https://. Empty
+	// for a policy.
 	URL string
+	// Policy, when set, makes the adapter a policy that runs in-process
+	// (rules: or builtin: in the file, instead of url:), built by the
+	// compiler WithPolicies installs. Nil for a remote adapter.
+	Policy *PolicySettings
 	HookSettings
 }
 
@@ -267,11 +290,20 @@ func (c *Config) where(line int) string {
 // validateEndpoint checks one endpoint; its errors name the endpoint, and
 // the caller says where it is.
 func validateEndpoint(e Endpoint) error {
-	if e.Method != "*" && !isToken(e.Method) {
-		return fmt.Errorf("endpoint %q: method %q is not an HTTP method or *", e.Key(), e.Method)
-	}
-	if _, err := compilePattern(e.Pattern); err != nil {
-		return fmt.Errorf("endpoint %q: %w", e.Key(), err)
+	if e.Route != "" {
+		if e.Method != "" || e.Pattern != "" {
+			return fmt.Errorf("endpoint %q: a route endpoint has no method or pattern", e.Key())
+		}
+		if _, err := compileRouteGlob(e.Route); err != nil {
+			return fmt.Errorf("endpoint %q: %w", e.Key(), err)
+		}
+	} else {
+		if e.Method != "*" && !isToken(e.Method) {
+			return fmt.Errorf("endpoint %q: method %q is not an HTTP method or *", e.Key(), e.Method)
+		}
+		if _, err := compilePattern(e.Pattern); err != nil {
+			return fmt.Errorf("endpoint %q: %w", e.Key(), err)
+		}
 	}
 	for phase, list := range map[string][]string{"pre": e.Pre, "post": e.Post} {
 		seen := map[string]bool{}
@@ -289,6 +321,15 @@ func validateEndpoint(e Endpoint) error {
 }
 
 func validateAdapter(name string, a AdapterSettings) error {
+	if a.Policy != nil {
+		if a.URL != "" {
+			return fmt.Errorf("config: adapter %q: a policy (rules or builtin) has no url", name)
+		}
+		if err := a.Policy.validate(name); err != nil {
+			return err
+		}
+		return validateHookSettings(name, a.HookSettings)
+	}
 	u, err := url.Parse(a.URL)
 	if err != nil {
 		return fmt.Errorf("config: adapter %q: invalid url %q: %w", name, a.URL, err)
@@ -367,9 +408,12 @@ func parseEndpoints(n *yaml.Node, cfg *Config) error {
 		method, pattern, ok := strings.Cut(strings.TrimSpace(key), " ")
 		pattern = strings.TrimSpace(pattern)
 		if !ok || pattern == "" {
-			return nodeErr(kv.key, `endpoint %q: want "METHOD /pattern", like "POST /*/containers/create"`, key)
+			return nodeErr(kv.key, `endpoint %q: want "METHOD /pattern", like "POST /*/containers/create", or "route NAME", like "route container.create"`, key)
 		}
 		e := Endpoint{Method: strings.ToUpper(method), Pattern: pattern, Line: kv.key.Line}
+		if method == routeKeyword {
+			e = Endpoint{Route: pattern, Line: kv.key.Line}
+		}
 		v := resolve(kv.value)
 		if v.Kind != yaml.MappingNode {
 			return nodeErr(v, "endpoint %q: want a mapping with pre and/or post", key)
@@ -463,6 +507,9 @@ func parseAdapter(name string, n *yaml.Node) (AdapterSettings, error) {
 	if err != nil {
 		return a, err
 	}
+	if isPolicy(entries) {
+		return parsePolicyAdapter(name, n, entries)
+	}
 	for _, kv := range entries {
 		v := resolve(kv.value)
 		if kv.key.Value == "extensions" {
@@ -474,30 +521,45 @@ func parseAdapter(name string, n *yaml.Node) (AdapterSettings, error) {
 		if v.Kind != yaml.ScalarNode {
 			return a, nodeErr(v, "adapter %q: %s must be a single value", name, kv.key.Value)
 		}
-		switch kv.key.Value {
-		case "url":
+		if kv.key.Value == "url" {
 			a.URL = v.Value
-		case "timeout":
-			d, err := time.ParseDuration(v.Value)
-			if err != nil || d <= 0 {
-				return a, nodeErr(v, "adapter %q: timeout %q is not a positive duration like 5s or 500ms", name, v.Value)
-			}
-			a.Timeout = d
-		case "failurePolicy":
-			a.FailurePolicy = FailurePolicy(v.Value)
-		case "dryRun":
-			if v.Tag != "!!bool" {
-				return a, nodeErr(v, "adapter %q: dryRun must be true or false", name)
-			}
-			a.DryRun = v.Value == "true"
-		default:
-			return a, nodeErr(kv.key, "adapter %q: unknown key %q (want url, timeout, failurePolicy, extensions, dryRun)", name, kv.key.Value)
+			continue
+		}
+		known, err := parseHookSetting(name, kv.key.Value, v, &a.HookSettings)
+		if err != nil {
+			return a, err
+		}
+		if !known {
+			return a, nodeErr(kv.key, "adapter %q: unknown key %q (want url, timeout, failurePolicy, extensions, dryRun; or rules or builtin for a policy)", name, kv.key.Value)
 		}
 	}
 	if a.URL == "" {
 		return a, nodeErr(n, "adapter %q: missing url", name)
 	}
 	return a, nil
+}
+
+// parseHookSetting reads one of the keys remote adapters and policies
+// share; known is false for any other key.
+func parseHookSetting(name, key string, v *yaml.Node, a *HookSettings) (known bool, err error) {
+	switch key {
+	case "timeout":
+		d, err := time.ParseDuration(v.Value)
+		if err != nil || d <= 0 {
+			return true, nodeErr(v, "adapter %q: timeout %q is not a positive duration like 5s or 500ms", name, v.Value)
+		}
+		a.Timeout = d
+	case "failurePolicy":
+		a.FailurePolicy = FailurePolicy(v.Value)
+	case "dryRun":
+		if v.Tag != "!!bool" {
+			return true, nodeErr(v, "adapter %q: dryRun must be true or false", name)
+		}
+		a.DryRun = v.Value == "true"
+	default:
+		return false, nil
+	}
+	return true, nil
 }
 
 func parseExtensions(name string, n *yaml.Node, ext *Extensions) error {

@@ -235,12 +235,44 @@ func cleanPath(p string) (string, error) {
 // route is a compiled Endpoint.
 type route struct {
 	endpoint Endpoint
-	method   string // upper case, or "*"
-	pattern  *pattern
+	method   string   // upper case, or "*"
+	pattern  *pattern // nil for a route endpoint
+	names    *glob.Pattern
 }
 
 func (r *route) matches(method, p string) bool {
+	if r.names != nil {
+		return r.reaches(method, p)
+	}
 	return (r.method == "*" || r.method == method) && r.pattern.match(p)
+}
+
+// reaches reports whether a call reaches, under some query, a route whose
+// name or effect the endpoint's route glob matches: "route container.start"
+// catches restart, and libpod's start and restart, as well as start.
+func (r *route) reaches(method, p string) bool {
+	hit := false
+	reachableRoutes(method, p, func(rt *Route) bool {
+		hit = r.names.Match(rt.Name) || r.names.Match(rt.Effect)
+		return !hit
+	})
+	return hit
+}
+
+// compileRouteGlob compiles a route endpoint's glob over route names and
+// effects ("container.*"). A glob that matches no route of the table is a
+// typo that would hook nothing, so it is an error.
+func compileRouteGlob(g string) (*glob.Pattern, error) {
+	names, err := glob.Compile(g)
+	if err != nil {
+		return nil, fmt.Errorf("invalid route glob %q: %w", g, err)
+	}
+	for _, c := range routeTable().routes {
+		if names.Match(c.Name) || names.Match(c.Effect) {
+			return names, nil
+		}
+	}
+	return nil, fmt.Errorf("route %q matches no route of the table (see docs/routes.md for their names)", g)
 }
 
 // matcher answers which endpoints a call matches. It is immutable once
@@ -252,6 +284,14 @@ type matcher struct {
 func newMatcher(endpoints []Endpoint) (*matcher, error) {
 	m := &matcher{routes: make([]route, 0, len(endpoints))}
 	for _, e := range endpoints {
+		if e.Route != "" {
+			names, err := compileRouteGlob(e.Route)
+			if err != nil {
+				return nil, fmt.Errorf("endpoint %q: %w", e.Key(), err)
+			}
+			m.routes = append(m.routes, route{endpoint: e, method: "*", names: names})
+			continue
+		}
 		cp, err := compilePattern(e.Pattern)
 		if err != nil {
 			return nil, fmt.Errorf("endpoint %q: %w", e.Key(), err)

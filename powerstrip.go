@@ -121,6 +121,8 @@ type Proxy struct {
 	hookBudget    time.Duration
 	// observer is told of every call; nil without WithObserver.
 	observer Observer
+	// policies compiles the config's policies; nil without WithPolicies.
+	policies PolicyCompiler
 	// bodies bounds the memory held for hooks across all calls.
 	bodies *bodyBudget
 	// messageLimit bounds one streamed message held for post-hooks.
@@ -176,6 +178,7 @@ type settings struct {
 	messageLimit  int64
 	upstreamTLS   *tls.Config
 	observers     []Observer
+	policies      PolicyCompiler
 }
 
 // WithUpstream sets the daemon's address: unix:///path, tcp://host:port,
@@ -358,6 +361,7 @@ func New(cfg *Config, opts ...Option) (*Proxy, error) {
 		bodies:        newBodyBudget(s.hookMemory),
 		messageLimit:  s.messageLimit,
 		observer:      observerOf(s.observers),
+		policies:      s.policies,
 	}
 	p.lean.ended = make(chan struct{}, 1)
 	if err := p.Reload(cfg); err != nil {
@@ -399,6 +403,14 @@ func (p *Proxy) compile(cfg *Config) (*state, error) {
 	for name, a := range cfg.Adapters {
 		if _, dup := p.inProcess[name]; dup {
 			return nil, fmt.Errorf("%s%q is both an adapter and an in-process hook", cfg.where(0), name)
+		}
+		if a.Policy != nil {
+			h, err := p.compilePolicy(cfg, name, a)
+			if err != nil {
+				return nil, err
+			}
+			hooks[name] = h
+			continue
 		}
 		hooks[name] = bind(name, &HTTPAdapter{URL: a.URL, Client: p.adapterClient, MaxReplyBytes: p.bodyLimit + p.responseLimit}, a.HookSettings)
 	}

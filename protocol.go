@@ -55,6 +55,12 @@ type HookRequest struct {
 	// about one message of a streamed answer, whose Body is then that
 	// message's JSON alone; nil for a call about a whole answer.
 	StreamMessage *StreamMessage `json:"StreamMessage,omitempty"`
+	// BodyUnseen (v2, to an adapter with any extension) is true on a
+	// pre-hook call whose body the hooks are not shown although Docker
+	// reads it: its Content-Type is not JSON, so it streams to Docker
+	// untouched. A policy that rules on bodies denies such a call rather
+	// than let it pass unseen.
+	BodyUnseen bool `json:"BodyUnseen,omitempty"`
 }
 
 // StreamMessage places a post-hook call in the answer Docker streams.
@@ -105,6 +111,12 @@ type HookResponse struct {
 	// DropMessage (v2, stream extension), in an answer to a call about one
 	// message of a stream, leaves the message out of what the client gets.
 	DropMessage bool `json:"DropMessage,omitempty"`
+	// Warnings (v2, from an adapter with any extension), in a pre-hook's
+	// answer, are shown to the client among Docker's own warnings when
+	// Docker's answer has a place for them that the docker CLI prints:
+	// the Warnings of a container or service create or update, the
+	// Warning of a network create. Elsewhere they are only logged.
+	Warnings []string `json:"Warnings,omitempty"`
 }
 
 // ClientRequest is a Docker API call as the protocol carries it.

@@ -274,3 +274,28 @@ func matchRest(tail []segment, p string) bool {
 	}
 	return false
 }
+
+// reachableRoutes calls yield with each route a call of this method and
+// canonical path reaches under some query: the routes that need a query
+// parameter and come first in router order, then the first that needs
+// none. A route endpoint must catch the call whatever its query says, so
+// it asks this rather than routeOfQuery. It stops when yield returns false.
+func reachableRoutes(method, canonicalPath string, yield func(*Route) bool) {
+	t := routeTable()
+	p := stripVersion(canonicalPath)
+	key, rest, _ := strings.Cut(p, "/")
+	group := t.docker
+	if key == "libpod" {
+		key, _, _ = strings.Cut(rest, "/")
+		group = t.libpod
+	}
+	for _, i := range group[key] {
+		c := &t.routes[i]
+		if c.Method != method || !matchSegments(c.segments, p) {
+			continue
+		}
+		if !yield(&c.Route) || c.Query == "" {
+			return
+		}
+	}
+}
