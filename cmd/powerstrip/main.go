@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/powerstrip-go/powerstrip"
+	"github.com/powerstrip-go/powerstrip/policy"
 )
 
 const (
@@ -204,6 +205,8 @@ func proxyOptions(o *options, logger *slog.Logger) ([]powerstrip.Option, error) 
 		powerstrip.WithUpstream(o.docker), powerstrip.WithLogger(logger),
 		powerstrip.WithRequestBodyLimit(o.bodyLimit), powerstrip.WithResponseBufferLimit(o.responseLimit),
 		powerstrip.WithHookBudget(o.hookBudget), powerstrip.WithHookMemoryLimit(o.hookMemory),
+		// rules: and builtin: adapters; -check compiles and type-checks them.
+		powerstrip.WithPolicies(policy.New()),
 	}
 	if o.dockerCertPath != "" || o.dockerTLSVerify {
 		if o.dockerCertPath == "" {

@@ -1,0 +1,121 @@
+package policy
+
+// Bodies, decoded the way dockerd decodes them: with encoding/json into
+// Docker's own API types (github.com/moby/moby/api), so that keys match
+// case-insensitively, a later duplicate key overwrites an earlier one,
+// a repeated object merges into the one before it, and null leaves a
+// non-pointer field as it was, exactly as in the daemon. A policy that
+// decoded into a map instead would see {"HostConfig":{"Privileged":true},
+// "hostconfig":{}} as unprivileged; dockerd runs it privileged.
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/plugin"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/api/types/volume"
+)
+
+// createWire is the body of POST /containers/create as dockerd 20.10 reads
+// it (runconfig.ContainerConfigWrapper): besides HostConfig, the host
+// config's fields are read at the top level too, and used when HostConfig
+// is absent. Newer daemons ignore them; a policy must not.
+type createWire struct {
+	*container.Config
+	InnerHostConfig  *container.HostConfig     `json:"HostConfig,omitempty"`
+	NetworkingConfig *network.NetworkingConfig `json:"NetworkingConfig,omitempty"`
+	*container.HostConfig
+}
+
+// CreateBody is a container create body as the daemon runs it.
+type CreateBody struct {
+	*container.Config
+	// HostConfig is the one the daemon applies: the body's HostConfig,
+	// or, without one, the host config fields written at the top level
+	// (read by dockerd 20.10 and before).
+	HostConfig       *container.HostConfig     `json:"HostConfig"`
+	NetworkingConfig *network.NetworkingConfig `json:"NetworkingConfig"`
+}
+
+// bodyTypes are the routes whose JSON body dockerd decodes, and into what.
+// A route not here has its body, if any, decoded as plain JSON.
+var bodyTypes = map[string]func() any{
+	"container.create":   func() any { return new(createWire) },
+	"container.start":    func() any { return new(container.HostConfig) }, // API < 1.24 only
+	"container.update":   func() any { return new(container.UpdateConfig) },
+	"container.exec":     func() any { return new(container.ExecCreateRequest) },
+	"container.commit":   func() any { return new(container.Config) },
+	"exec.start":         func() any { return new(container.ExecStartRequest) },
+	"service.create":     func() any { return new(swarm.ServiceSpec) },
+	"service.update":     func() any { return new(swarm.ServiceSpec) },
+	"volume.create":      func() any { return new(volume.CreateRequest) },
+	"network.create":     func() any { return new(network.CreateRequest) },
+	"network.connect":    func() any { return new(network.ConnectRequest) },
+	"secret.create":      func() any { return new(swarm.SecretSpec) },
+	"config.create":      func() any { return new(swarm.ConfigSpec) },
+	"swarm.init":         func() any { return new(swarm.InitRequest) },
+	"swarm.join":         func() any { return new(swarm.JoinRequest) },
+	"plugin.pull":        func() any { return new([]plugin.Privilege) },
+	"plugin.upgrade":     func() any { return new([]plugin.Privilege) },
+	"plugin.set":         func() any { return new([]string) },
+	"node.update":        func() any { return new(swarm.NodeSpec) },
+	"swarm.update":       func() any { return new(swarm.Spec) },
+	"secret.update":      func() any { return new(swarm.SecretSpec) },
+	"config.update":      func() any { return new(swarm.ConfigSpec) },
+	"network.disconnect": func() any { return new(network.DisconnectRequest) },
+}
+
+// errBodyUnseen is a body the daemon reads and the proxy did not show.
+var errBodyUnseen = errors.New("the body is not JSON by its Content-Type, so the policy cannot read it, and Docker reads it anyway")
+
+// decodeBody decodes a route's body as dockerd does. text is nil for a call
+// without a body. The result is a pointer to the route's type (a
+// *CreateBody for a create), or, for routes not in bodyTypes, what
+// encoding/json makes of it in an any.
+func decodeBody(route string, text *string) (any, error) {
+	if text == nil {
+		return nil, nil
+	}
+	newValue, typed := bodyTypes[route]
+	var v any
+	if typed {
+		v = newValue()
+	} else {
+		v = new(any)
+	}
+	dec := json.NewDecoder(bytes.NewReader([]byte(*text)))
+	if err := dec.Decode(v); err != nil {
+		return nil, fmt.Errorf("the body is not JSON Docker can read: %w", err)
+	}
+	// dockerd reads the first JSON value and ignores what follows; what
+	// follows is never a policy's to guess at.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("the body has data after its JSON value")
+	}
+	switch b := v.(type) {
+	case *createWire:
+		return b.effective(), nil
+	case *any:
+		return *b, nil
+	}
+	return v, nil
+}
+
+// effective is the create body dockerd applies.
+func (w *createWire) effective() *CreateBody {
+	hc := w.InnerHostConfig
+	if hc == nil {
+		hc = w.HostConfig
+	}
+	cfg := w.Config
+	if cfg == nil {
+		cfg = &container.Config{}
+	}
+	return &CreateBody{Config: cfg, HostConfig: hc, NetworkingConfig: w.NetworkingConfig}
+}

@@ -1,0 +1,3 @@
+// Package policy is powerstrip's policy compiler: CEL rules and the
+// built-in policy pack.
+package policy
