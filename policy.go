@@ -78,6 +78,10 @@ type PolicyEnv struct {
 	Docker http.RoundTripper
 	// Logger is the Proxy's logger.
 	Logger *slog.Logger
+	// DaemonLocal is true when the daemon is reached over a unix socket,
+	// so it runs on this host and sees this host's files: a host path a
+	// call names can then be resolved here (symlinks) as the daemon will.
+	DaemonLocal bool
 }
 
 // WithPolicies installs the compiler of the config's policies. Without it,
@@ -101,7 +105,7 @@ func (p *Proxy) compilePolicy(cfg *Config, name string, a AdapterSettings) (*bou
 	if p.policies == nil {
 		return nil, fmt.Errorf("%sadapter %q is a policy (rules or builtin), and this proxy has no policy compiler (WithPolicies; the powerstrip command has one)", cfg.where(a.Policy.Line), name)
 	}
-	h, err := p.policies.CompilePolicy(name, *a.Policy, PolicyEnv{Docker: daemonTripper{p.upstream}, Logger: p.logger})
+	h, err := p.policies.CompilePolicy(name, *a.Policy, PolicyEnv{Docker: daemonTripper{p.upstream}, Logger: p.logger, DaemonLocal: p.upstream.network == "unix"})
 	if err != nil {
 		return nil, fmt.Errorf("%s%w", cfg.where(0), err)
 	}
