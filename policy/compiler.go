@@ -102,6 +102,10 @@ func (h *hook) ServeHook(ctx context.Context, req *powerstrip.HookRequest) (*pow
 	if err != nil {
 		return nil, powerstrip.Reject(http.StatusBadRequest, fmt.Sprintf("%s: %v", h.name, err))
 	}
+	if formBody(call) && (req.BodyUnseen || call.request.Body != nil) {
+		return nil, powerstrip.Reject(http.StatusForbidden, fmt.Sprintf(
+			"%s: the call carries a form body, whose parameters Docker reads over the query's; no policy can see them", h.name))
+	}
 	v, err := h.decider.decide(ctx, call)
 	if err != nil {
 		return nil, fmt.Errorf("policy %q: %w", h.name, err)
