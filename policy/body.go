@@ -20,6 +20,7 @@ import (
 	"github.com/moby/moby/api/types/plugin"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/api/types/volume"
+	"github.com/powerstrip-go/powerstrip"
 )
 
 // createWire is the body of POST /containers/create as dockerd 20.10 reads
@@ -69,6 +70,16 @@ var bodyTypes = map[string]func() any{
 	"secret.update":      func() any { return new(swarm.SecretSpec) },
 	"config.update":      func() any { return new(swarm.ConfigSpec) },
 	"network.disconnect": func() any { return new(network.DisconnectRequest) },
+}
+
+// readsJSONBody reports whether Docker reads a route's body as JSON: a
+// build context or an image tarball streams past the hooks by design,
+// and is no reason to refuse a build. Libpod's routes are taken to read
+// their bodies, since what Podman reads is not modelled here, so a policy
+// in front of Podman fails closed.
+func readsJSONBody(r powerstrip.Route) bool {
+	_, typed := bodyTypes[r.Name]
+	return typed || r.Libpod || r.Name == ""
 }
 
 // errBodyUnseen is a body the daemon reads and the proxy did not show.

@@ -62,9 +62,9 @@ func newCall(req *powerstrip.HookRequest) (*Call, error) {
 	}
 	c.Version = versionOf(u.Path)
 	switch {
-	case req.BodyUnseen:
+	case req.BodyUnseen && readsJSONBody(c.Route):
 		c.BodyErr = errBodyUnseen
-	default:
+	case !req.BodyUnseen:
 		c.Body, c.BodyErr = decodeBody(c.Route.Name, cr.Body)
 	}
 	return c, nil
