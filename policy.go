@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"sort"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -279,4 +281,97 @@ func parseRuleKey(name string, i int, kv yamlEntry, r *Rule) error {
 		return nodeErr(kv.key, "adapter %q: rule %d: unknown key %q (want expr, message, action, routes)", name, i, kv.key.Value)
 	}
 	return nil
+}
+
+// RouteScoped is implemented by a policy's hook that rules on known routes
+// only. New checks that the endpoints listing the policy reach every one
+// of them, and warns, naming them, when some path to such a route would
+// pass unhooked: a policy on "POST /*/containers/create" alone misses
+// libpod's create and the old API's start with a host config.
+type RouteScoped interface {
+	// Routes are globs over route names and effects, as a route
+	// endpoint's.
+	Routes() []string
+}
+
+// coverageWarnings are the warnings of RouteScoped policies that some
+// path to one of their routes does not reach: the first few routes missed
+// are named.
+func coverageWarnings(cfg *Config, st *state) []string {
+	var out []string
+	for _, name := range sortedKeys(cfg.Adapters) {
+		a := cfg.Adapters[name]
+		scoped, ok := st.hooks[name].hook.(RouteScoped)
+		if a.Policy == nil || !ok || !listed(cfg, name) {
+			continue
+		}
+		if missed := uncovered(st, name, scoped.Routes()); len(missed) > 0 {
+			more := ""
+			if len(missed) > 4 {
+				more, missed = fmt.Sprintf(" and %d more", len(missed)-4), missed[:4]
+			}
+			out = append(out, fmt.Sprintf("%sadapter %q rules on routes its endpoints do not reach: %s%s; list it under \"route *\" so that every path meets it",
+				cfg.where(a.Policy.Line), name, strings.Join(missed, ", "), more))
+		}
+	}
+	return out
+}
+
+// uncovered lists the routes a policy rules on that a call can reach
+// without the policy among its pre-hooks.
+func uncovered(st *state, name string, globs []string) []string {
+	var missed []string
+	for _, c := range routeTable().routes {
+		if !routeMatchesAny(globs, c.Route) {
+			continue
+		}
+		pre, _ := st.matcher.hookNames(c.Method, samplePath(c.Route))
+		if !slices.Contains(pre, name) {
+			missed = append(missed, c.Name)
+		}
+	}
+	return missed
+}
+
+func routeMatchesAny(globs []string, r Route) bool {
+	for _, g := range globs {
+		if p, err := compileRouteGlob(g); err == nil && (p.Match(r.Name) || p.Match(r.Effect)) {
+			return true
+		}
+	}
+	return false
+}
+
+// samplePath is a path that reaches r: its template, versioned, with each
+// variable spelled x.
+func samplePath(r Route) string {
+	segs := strings.Split(r.Path, "/")
+	for i, s := range segs {
+		if strings.HasPrefix(s, "{") {
+			segs[i] = "x"
+		}
+	}
+	version := "/v1.41"
+	if r.Libpod {
+		version = "/v4.0.0"
+	}
+	return version + strings.Join(segs, "/")
+}
+
+func listed(cfg *Config, name string) bool {
+	for _, e := range cfg.Endpoints {
+		if slices.Contains(e.Pre, name) {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

@@ -3,6 +3,7 @@ package powerstrip
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -225,4 +226,38 @@ func TestV1AdapterSeesNoBodyUnseen(t *testing.T) {
 	}
 	_ = context.Background
 	_ = http.MethodPost
+}
+
+type scopedCompiler struct{}
+
+type scopedHook struct{ recorder }
+
+func (*scopedHook) Routes() []string { return []string{"container.create"} }
+
+func (scopedCompiler) CompilePolicy(string, PolicySettings, PolicyEnv) (Hook, error) {
+	return &scopedHook{}, nil
+}
+
+// A policy listed on a path glob that misses some of its routes is warned
+// about, naming them; listed on its route, it is not.
+func TestPolicyCoverageWarning(t *testing.T) {
+	for key, want := range map[string]string{
+		`"POST /*/containers/create"`: `libpod.container.create`,
+		`"route container.create"`:    "",
+		`"route *"`:                   "",
+	} {
+		var logs strings.Builder
+		cfg, err := ParseConfig([]byte("endpoints:\n  " + key + ":\n    pre: [p]\nadapters:\n  p:\n    builtin: x\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = New(cfg, WithPolicies(scopedCompiler{}), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := logs.String()
+		if want == "" && strings.Contains(got, "do not reach") || want != "" && !strings.Contains(got, "libpod.container.create") {
+			t.Errorf("%s: log %q, want %q", key, got, want)
+		}
+	}
 }

@@ -380,7 +380,7 @@ func (p *Proxy) Reload(cfg *Config) error {
 		return err
 	}
 	if cfg != nil {
-		for _, w := range cfg.Warnings() {
+		for _, w := range append(cfg.Warnings(), coverageWarnings(cfg, st)...) {
 			p.logger.Warn(w)
 		}
 	}
