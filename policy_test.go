@@ -67,16 +67,16 @@ func TestParseConfigPolicyErrors(t *testing.T) {
 	cases := map[string]string{
 		"    url: http://x/\n    builtin: no-privileged\n":                 "line 4: adapter \"p\": a policy (rules or builtin) has no url",
 		"    builtin: no-privileged\n    extensions: [headers]\n":          "line 5: adapter \"p\": a policy (rules or builtin) has no extensions",
-		"    rules:\n      - expr: 'true'\n        when: x\n":               "line 6: adapter \"p\": rule 1: unknown key \"when\"",
-		"    rules:\n      - expr: 'true'\n        action: block\n":         "action \"block\" is not deny, warn or audit",
-		"    rules:\n      - message: m\n":                                  "rule 1: missing expr",
+		"    rules:\n      - expr: 'true'\n        when: x\n":              "line 6: adapter \"p\": rule 1: unknown key \"when\"",
+		"    rules:\n      - expr: 'true'\n        action: block\n":        "action \"block\" is not deny, warn or audit",
+		"    rules:\n      - message: m\n":                                 "rule 1: missing expr",
 		"    rules:\n      - expr: 'true'\n        routes: [containr.*]\n": "route \"containr.*\" matches no route",
-		"    rules:\n      - expr: 'true'\n    allow: [x]\n":                "line 6: adapter \"p\": unknown key \"allow\"",
-		"    rules: []\n":                                                   "rules must be a list of rules",
-		"    builtin: no-privileged\n    rules:\n      - expr: 'true'\n":    "a policy has either rules or builtin",
-		"    builtin: [no-privileged]\n":                                    "builtin must name a built-in policy",
-		"    builtin: bind-mounts\n    allow: {a: b}\n":                    "allow must be a value or a list of values",
-		"    builtin: x\n    timeout: fast\n":                               "timeout \"fast\" is not a positive duration",
+		"    rules:\n      - expr: 'true'\n    allow: [x]\n":               "line 6: adapter \"p\": unknown key \"allow\"",
+		"    rules: []\n": "rules must be a list of rules",
+		"    builtin: no-privileged\n    rules:\n      - expr: 'true'\n": "a policy has either rules or builtin",
+		"    builtin: [no-privileged]\n":                                 "builtin must name a built-in policy",
+		"    builtin: bind-mounts\n    allow: {a: b}\n":                  "allow must be a value or a list of values",
+		"    builtin: x\n    timeout: fast\n":                            "timeout \"fast\" is not a positive duration",
 	}
 	for body, want := range cases {
 		_, err := ParseConfig([]byte(head + body))

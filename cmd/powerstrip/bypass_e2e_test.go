@@ -91,8 +91,11 @@ func chunked(path, body string) string {
 // daemonState reads the daemon's own view of a container, past the proxy:
 // nil when it does not exist.
 type containerState struct {
-	Name       string
-	State      struct{ Running bool; StartedAt string }
+	Name  string
+	State struct {
+		Running   bool
+		StartedAt string
+	}
 	HostConfig struct {
 		Privileged  bool
 		PidMode     string
@@ -264,7 +267,7 @@ func TestBypassCorpusSpellingAndFraming(t *testing.T) {
 		}
 	}
 	framings := map[string]func(n string) string{
-		"chunked (CVE-2024-41110)": func(n string) string { return chunked("/v1.41/containers/create?name="+n, priv) },
+		"chunked (CVE-2024-41110)":    func(n string) string { return chunked("/v1.41/containers/create?name="+n, priv) },
 		"2 MiB body (CVE-2026-34040)": func(n string) string { return post("/v1.41/containers/create?name="+n, big) },
 		"Content-Length and chunked": func(n string) string {
 			return strings.Replace(chunked("/v1.41/containers/create?name="+n, priv), "Transfer-Encoding", "Content-Length: 0\r\nTransfer-Encoding", 1)
