@@ -36,7 +36,7 @@ func newCELEnv() (*cel.Env, error) {
 		return nil, err
 	}
 	return cel.NewEnv(
-		cel.CustomTypeProvider(&celProvider{Provider: base, objects: map[string]map[string]*types.FieldType{
+		cel.CustomTypeProvider(&celProvider{Registry: base, objects: map[string]map[string]*types.FieldType{
 			requestTypeName: requestFields(),
 			callerTypeName:  callerFields(),
 		}}),
@@ -50,9 +50,11 @@ func newCELEnv() (*cel.Env, error) {
 	)
 }
 
-// celProvider adds the request and caller object types to CEL's own.
+// celProvider adds the request and caller object types to CEL's own. It
+// embeds the registry itself, not only its Provider methods, so that
+// libraries that register types of their own (optional values) can.
 type celProvider struct {
-	types.Provider
+	*types.Registry
 	objects map[string]map[string]*types.FieldType
 }
 
@@ -61,14 +63,14 @@ func (p *celProvider) FindStructType(name string) (*types.Type, bool) {
 	if _, ok := p.objects[name]; ok {
 		return types.NewTypeTypeWithParam(types.NewObjectType(name)), true
 	}
-	return p.Provider.FindStructType(name)
+	return p.Registry.FindStructType(name)
 }
 
 // FindStructFieldNames implements types.Provider.
 func (p *celProvider) FindStructFieldNames(name string) ([]string, bool) {
 	fields, ok := p.objects[name]
 	if !ok {
-		return p.Provider.FindStructFieldNames(name)
+		return p.Registry.FindStructFieldNames(name)
 	}
 	names := make([]string, 0, len(fields))
 	for n := range fields {
@@ -82,7 +84,7 @@ func (p *celProvider) FindStructFieldNames(name string) ([]string, bool) {
 func (p *celProvider) FindStructFieldType(name, field string) (*types.FieldType, bool) {
 	fields, ok := p.objects[name]
 	if !ok {
-		return p.Provider.FindStructFieldType(name, field)
+		return p.Registry.FindStructFieldType(name, field)
 	}
 	ft, ok := fields[field]
 	return ft, ok
@@ -94,5 +96,5 @@ func (p *celProvider) NewValue(name string, fields map[string]ref.Val) ref.Val {
 	if _, ok := p.objects[name]; ok {
 		return types.NewErr("%s values cannot be constructed", name)
 	}
-	return p.Provider.NewValue(name, fields)
+	return p.Registry.NewValue(name, fields)
 }
