@@ -81,7 +81,8 @@ func compileRule(env *cel.Env, n int, r powerstrip.Rule) (*rule, error) {
 	}
 	cr := &rule{n: n, line: r.Line, message: r.Message, action: r.Action, program: prg, body: readsBody(checked.NativeRep())}
 	if cr.message == "" {
-		cr.message = strings.TrimSpace(r.Expr)
+		// On one line: the CLI prints the message as Docker's error.
+		cr.message = strings.Join(strings.Fields(r.Expr), " ")
 	}
 	if cr.action == "" {
 		cr.action = powerstrip.ActionDeny
