@@ -25,6 +25,12 @@ func CreateRequest() *http.Request {
 	return newRequest("POST", "/containers/create", "name=web", "application/json", bytes.NewReader(createBody))
 }
 
+// CreateRequestWith is CreateRequest with another JSON body, such as
+// CreateBody() changed to ask for something a policy refuses.
+func CreateRequestWith(body []byte) *http.Request {
+	return newRequest("POST", "/containers/create", "name=web", "application/json", bytes.NewReader(body))
+}
+
 // CreateBody is a copy of CreateRequest's JSON body.
 func CreateBody() []byte { return bytes.Clone(createBody) }
 
