@@ -48,7 +48,7 @@ type CreateBody struct {
 // A route not here has its body, if any, decoded as plain JSON.
 var bodyTypes = map[string]func() any{
 	"container.create":   func() any { return new(createWire) },
-	"container.start":    func() any { return new(container.HostConfig) }, // API < 1.24 only
+	"container.start":    func() any { return new(startWire) }, // API < 1.24 only
 	"container.update":   func() any { return new(container.UpdateConfig) },
 	"container.exec":     func() any { return new(container.ExecCreateRequest) },
 	"container.commit":   func() any { return new(container.Config) },
@@ -112,6 +112,8 @@ func decodeBody(route string, text *string) (any, error) {
 	switch b := v.(type) {
 	case *createWire:
 		return b.effective(), nil
+	case *startWire:
+		return b.effective(), nil
 	case *any:
 		return *b, nil
 	}
@@ -129,4 +131,19 @@ func (w *createWire) effective() *CreateBody {
 		cfg = &container.Config{}
 	}
 	return &CreateBody{Config: cfg, HostConfig: hc, NetworkingConfig: w.NetworkingConfig}
+}
+
+// startWire is the body of POST /containers/{id}/start (API < 1.24) as
+// dockerd 20.10 reads it: the same wrapper as a create's
+// (runconfig.DecodeHostConfig), so {"HostConfig":{"Privileged":true}}
+// counts as much as {"Privileged":true}.
+type startWire createWire
+
+// effective is the host config the start applies: never nil, since a body
+// without one changes nothing a policy must see.
+func (w *startWire) effective() *container.HostConfig {
+	if hc := (*createWire)(w).effective().HostConfig; hc != nil {
+		return hc
+	}
+	return &container.HostConfig{}
 }

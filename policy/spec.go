@@ -1,0 +1,243 @@
+package policy
+
+// What a call asks of the host for the containers it makes, read from
+// every route that makes or changes one, Docker's and libpod's. The pack's
+// container policies (no-privileged, no-host-namespaces, capabilities,
+// no-devices) share these readers, so that a route one of them knows is a
+// route all of them know.
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"strings"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/swarm"
+)
+
+// denier words a policy's refusals: "no-privileged: ..." or, when the
+// adapter has a name of its own, "strict (no-privileged): ...".
+type denier struct{ prefix string }
+
+func newDenier(o options, builtin string) denier {
+	if o.name == builtin || o.name == "" {
+		return denier{prefix: builtin}
+	}
+	return denier{prefix: fmt.Sprintf("%s (%s)", o.name, builtin)}
+}
+
+// deny refuses the call with the message, prefixed.
+func (d denier) deny(format string, args ...any) verdict {
+	return verdict{deny: d.prefix + ": " + fmt.Sprintf(format, args...)}
+}
+
+// unreadable refuses a call whose body the policy must read and cannot:
+// it cannot tell what Docker would do with it.
+func (d denier) unreadable(c *Call) verdict {
+	return d.deny("cannot read the body of %s, so cannot tell what it asks for: %v", c.Route.Name, c.BodyErr)
+}
+
+// opaque refuses a call that makes containers from something the pack
+// does not read.
+func (d denier) opaque(c *Call) verdict {
+	return d.deny("%s creates containers from a description (%s) the policy does not read", c.Route.Name, opaqueWhat(c))
+}
+
+// readableCreator reports whether the pack reads what a call reaching the
+// container.create effect creates. Every other route of that effect (kube
+// play's YAML, quadlet units, a restore from an exported checkpoint, and
+// any route the table gains later) is refused by the container policies:
+// they cannot see what it creates, and it can create anything.
+func readableCreator(c *Call) bool {
+	switch c.Route.Name {
+	case "container.create", "service.create", "service.update",
+		"libpod.container.create", "libpod.pod.create":
+		return true
+	case "libpod.container.restore":
+		// Without import, the container is restored as it was created,
+		// which was admitted then; with import, from a tarball's config.
+		return !queryTrue(c, "import")
+	}
+	return false
+}
+
+// opaqueWhat names what an unreadable creator creates from.
+func opaqueWhat(c *Call) string {
+	switch c.Route.Name {
+	case "libpod.play.kube", "libpod.kube.play":
+		return "Kubernetes YAML"
+	case "libpod.quadlet.install":
+		return "systemd quadlet units"
+	case "libpod.container.restore":
+		return "an imported checkpoint archive"
+	}
+	return "a body the pack does not know"
+}
+
+// hostConfigOf is the host config a Docker call applies: a create's
+// effective one (dockerd 20.10's top-level fields folded in), or an old
+// API start's body (API < 1.24, which replaces the container's host
+// config). Nil for other routes and bodiless starts.
+func hostConfigOf(c *Call) *container.HostConfig {
+	switch b := c.Body.(type) {
+	case *CreateBody:
+		return b.HostConfig
+	case *container.HostConfig:
+		return b
+	}
+	return nil
+}
+
+// readsHostConfig reports whether the route is one whose body hostConfigOf
+// reads; on those, an unreadable body must be refused.
+func readsHostConfig(c *Call) bool {
+	return c.Route.Name == "container.create" || c.Route.Name == "container.start"
+}
+
+// libpodNS is a namespace of Podman's SpecGenerator ({"nsmode":"host"}).
+type libpodNS struct {
+	NSMode string `json:"nsmode"`
+	Value  string `json:"value"`
+}
+
+// libpodResources is the part of an OCI LinuxResources the pack reads:
+// its device cgroup rules.
+type libpodResources struct {
+	Devices []json.RawMessage `json:"devices"`
+}
+
+// libpodSpec is the part of Podman's SpecGenerator (the body of POST
+// /libpod/containers/create) the pack rules on. Podman decodes it with
+// encoding/json, as this is: keys match case-insensitively, and the last
+// duplicate wins.
+type libpodSpec struct {
+	Privileged         *bool            `json:"privileged"`
+	CapAdd             []string         `json:"cap_add"`
+	SelinuxOpts        []string         `json:"selinux_opts"`
+	ApparmorProfile    string           `json:"apparmor_profile"`
+	SeccompPolicy      string           `json:"seccomp_policy"`
+	SeccompProfilePath string           `json:"seccomp_profile_path"`
+	Unmask             []string         `json:"unmask"`
+	Pod                string           `json:"pod"`
+	PidNS              libpodNS         `json:"pidns"`
+	IpcNS              libpodNS         `json:"ipcns"`
+	UtsNS              libpodNS         `json:"utsns"`
+	NetNS              libpodNS         `json:"netns"`
+	UserNS             libpodNS         `json:"userns"`
+	CgroupNS           libpodNS         `json:"cgroupns"`
+	Devices            []struct{}       `json:"devices"`
+	DeviceCgroupRule   []struct{}       `json:"device_cgroup_rule"`
+	DevicesFrom        []string         `json:"devices_from"`
+	HostDeviceList     []struct{}       `json:"host_device_list"`
+	GPUs               []string         `json:"gpus"`
+	ResourceLimits     *libpodResources `json:"resource_limits"`
+}
+
+// libpodPodSpec is the part of Podman's PodSpecGenerator (POST
+// /libpod/pods/create) the pack rules on: the infra container's
+// namespaces, which the pod's containers join.
+type libpodPodSpec struct {
+	PidNS          libpodNS         `json:"pidns"`
+	IpcNS          libpodNS         `json:"ipcns"`
+	UtsNS          libpodNS         `json:"utsns"`
+	NetNS          libpodNS         `json:"netns"`
+	UserNS         libpodNS         `json:"userns"`
+	Devices        []string         `json:"pod_devices"`
+	SecurityOpt    []string         `json:"security_opt"`
+	ResourceLimits *libpodResources `json:"resource_limits"`
+}
+
+// serviceWire holds what dockerd 20.10 reads of a service spec and the
+// newest types dropped: the deprecated top-level Networks, which swarm
+// uses when the task template has none.
+type serviceWire struct {
+	Networks []swarm.NetworkAttachmentConfig
+}
+
+// rawInto decodes the call's body into v as Podman or dockerd would, for
+// routes whose Call.Body is not typed for the pack's needs. A call without
+// a body leaves v as it is.
+func rawInto(c *Call, v any) error {
+	if c.BodyErr != nil {
+		return c.BodyErr
+	}
+	if c.request == nil || c.request.Body == nil {
+		return nil
+	}
+	dec := json.NewDecoder(strings.NewReader(*c.request.Body))
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("the body is not JSON the daemon can read: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("the body has data after its JSON value")
+	}
+	return nil
+}
+
+// execPrivileged is an exec create's Privileged, Docker's or libpod's
+// (Podman decodes Docker's ExecCreateRequest there too).
+func execPrivileged(c *Call) (bool, error) {
+	if b, ok := c.Body.(*container.ExecCreateRequest); ok {
+		return b.Privileged, nil
+	}
+	var b container.ExecCreateRequest
+	err := rawInto(c, &b)
+	return b.Privileged, err
+}
+
+// queryValues are the values of every query key that equals key, case
+// folded: Docker reads the exact key's first value, Podman's schema
+// decoder any spelling of the key, so a policy must weigh them all.
+func queryValues(c *Call, key string) []string {
+	var out []string
+	for k, vs := range c.Query {
+		if strings.EqualFold(k, key) {
+			out = append(out, vs...)
+		}
+	}
+	return out
+}
+
+// queryTrue reports whether any spelling of a boolean query parameter is
+// set to something other than a false value (Podman's schema decoder
+// takes "on" and strconv.ParseBool's true spellings).
+func queryTrue(c *Call, key string) bool {
+	for _, v := range queryValues(c, key) {
+		switch v {
+		case "", "0", "f", "F", "false", "FALSE", "False", "off":
+		default:
+			return true
+		}
+	}
+	return false
+}
+
+// formBody reports whether the call's body is a form, whose values Go's
+// ParseForm, which dockerd calls, puts before the query's: a policy that
+// reads the query of such a call reads what Docker does not.
+func formBody(c *Call) bool {
+	mt, _, err := mime.ParseMediaType(c.Headers.Get("Content-Type"))
+	return err == nil && mt == "application/x-www-form-urlencoded" && c.Method != "GET"
+}
+
+// isBuild reports whether the call builds an image from the /build query
+// (Docker's classic or BuildKit-through-/build, or Podman's build). A
+// build's body is its context, never options, so its BodyErr is no
+// reason to refuse it.
+func isBuild(c *Call) bool {
+	switch c.Route.Name {
+	case "image.build", "libpod.build", "libpod.local.build":
+		return true
+	}
+	return false
+}
+
+// jsonList reads a query value Podman decodes as a JSON list of strings.
+func jsonList(v string) ([]string, error) {
+	var out []string
+	err := json.Unmarshal([]byte(v), &out)
+	return out, err
+}
