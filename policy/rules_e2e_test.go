@@ -48,7 +48,7 @@ func TestRulesE2E(t *testing.T) {
 	clis := theCLIs(t)
 	h := powerstriptest.Start(t, powerstriptest.Setup{
 		Daemon: daemon,
-		Config: guardConfig("", noPrivileged+`      - expr: has(request.body.Labels.owner)
+		Config: guardConfig("", noPrivilegedRule+`      - expr: has(request.body.Labels.owner)
         message: label containers with their owner
         action: warn
 `),

@@ -25,7 +25,7 @@ adapters:
 ` + rules
 }
 
-const noPrivileged = `      - expr: '!request.body.HostConfig.Privileged'
+const noPrivilegedRule = `      - expr: '!request.body.HostConfig.Privileged'
         message: privileged containers are not allowed
 `
 
@@ -37,7 +37,7 @@ func privilegedCreate() *http.Request {
 
 func TestRulesThroughTheProxy(t *testing.T) {
 	h := powerstriptest.Start(t, powerstriptest.Setup{
-		Config: guardConfig("", noPrivileged),
+		Config: guardConfig("", noPrivilegedRule),
 		Options: []powerstrip.Option{powerstrip.WithPolicies(New()),
 			powerstrip.WithLogger(slog.New(slog.DiscardHandler))},
 	})
@@ -57,7 +57,7 @@ func TestRulesThroughTheProxy(t *testing.T) {
 func TestRulesDryRun(t *testing.T) {
 	var log bytes.Buffer
 	h := powerstriptest.Start(t, powerstriptest.Setup{
-		Config: guardConfig("    dryRun: true\n", noPrivileged),
+		Config: guardConfig("    dryRun: true\n", noPrivilegedRule),
 		Options: []powerstrip.Option{powerstrip.WithPolicies(New()),
 			powerstrip.WithLogger(slog.New(slog.NewTextHandler(&log, nil)))},
 	})

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
@@ -213,14 +212,6 @@ func queryTrue(c *Call, key string) bool {
 		}
 	}
 	return false
-}
-
-// formBody reports whether the call's body is a form, whose values Go's
-// ParseForm, which dockerd calls, puts before the query's: a policy that
-// reads the query of such a call reads what Docker does not.
-func formBody(c *Call) bool {
-	mt, _, err := mime.ParseMediaType(c.Headers.Get("Content-Type"))
-	return err == nil && mt == "application/x-www-form-urlencoded" && c.Method != "GET"
 }
 
 // isBuild reports whether the call builds an image from the /build query
