@@ -29,9 +29,12 @@ import (
 // is absent. Newer daemons ignore them; a policy must not.
 type createWire struct {
 	*container.Config
-	InnerHostConfig  *container.HostConfig     `json:"HostConfig,omitempty"`
+	InnerHostConfig  *hostConfigWire           `json:"HostConfig,omitempty"`
 	NetworkingConfig *network.NetworkingConfig `json:"NetworkingConfig,omitempty"`
 	*container.HostConfig
+	// The fields dockerd 20.10 also reads from a single string, of both
+	// embedded types (see strSlice); at this depth they shadow theirs.
+	Cmd, Entrypoint, Shell, CapAdd, CapDrop strSlice
 }
 
 // CreateBody is a container create body as the daemon runs it.
@@ -51,7 +54,7 @@ var bodyTypes = map[string]func() any{
 	"container.start":    func() any { return new(startWire) }, // API < 1.24 only
 	"container.update":   func() any { return new(container.UpdateConfig) },
 	"container.exec":     func() any { return new(container.ExecCreateRequest) },
-	"container.commit":   func() any { return new(container.Config) },
+	"container.commit":   func() any { return new(configWire) },
 	"exec.start":         func() any { return new(container.ExecStartRequest) },
 	"service.create":     func() any { return new(swarm.ServiceSpec) },
 	"service.update":     func() any { return new(swarm.ServiceSpec) },
@@ -114,6 +117,8 @@ func decodeBody(route string, text *string) (any, error) {
 		return b.effective(), nil
 	case *startWire:
 		return b.effective(), nil
+	case *configWire:
+		return b.config(), nil
 	case *any:
 		return *b, nil
 	}
@@ -122,14 +127,16 @@ func decodeBody(route string, text *string) (any, error) {
 
 // effective is the create body dockerd applies.
 func (w *createWire) effective() *CreateBody {
-	hc := w.InnerHostConfig
-	if hc == nil {
-		hc = w.HostConfig
+	var hc *container.HostConfig
+	switch {
+	case w.InnerHostConfig != nil:
+		hc = w.InnerHostConfig.hostConfig()
+	case w.HostConfig != nil || w.CapAdd != nil || w.CapDrop != nil:
+		// No HostConfig: the top level's host config fields are it.
+		top := hostConfigWire{HostConfig: w.HostConfig, CapAdd: w.CapAdd, CapDrop: w.CapDrop}
+		hc = top.hostConfig()
 	}
-	cfg := w.Config
-	if cfg == nil {
-		cfg = &container.Config{}
-	}
+	cfg := (&configWire{Config: w.Config, Cmd: w.Cmd, Entrypoint: w.Entrypoint, Shell: w.Shell}).config()
 	return &CreateBody{Config: cfg, HostConfig: hc, NetworkingConfig: w.NetworkingConfig}
 }
 
