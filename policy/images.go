@@ -219,7 +219,8 @@ func (p *images) judgePulled(r imageRef, field string) string {
 // reference given (Podman's query decoder picks one; all must pass), with
 // the docker:// transport, the only one Podman pulls from, stripped.
 // Short names are refused: Podman resolves them through registries.conf,
-// which the proxy cannot read. allTags pulls every tag of the name.
+// which the proxy cannot read. allTags pulls every tag of the name; a
+// bare name without it is its latest.
 func (p *images) judgeLibpodPull(c *Call) string {
 	allTags := false
 	for _, v := range c.Query["allTags"] {
@@ -235,8 +236,11 @@ func (p *images) judgeLibpodPull(c *Call) string {
 		if err != nil {
 			return fmt.Sprintf("%s: %v (reference)", p.name, err)
 		}
-		if allTags {
+		switch {
+		case allTags:
 			r.tag = ""
+		case r.tag == "" && r.digest == "":
+			r.tag = "latest" // Podman pulls latest of a bare name
 		}
 		if why := p.judgePulled(r, "reference"); why != "" {
 			return why

@@ -69,7 +69,10 @@ func parseImageRef(s string) (imageRef, error) {
 		return imageRef{}, fmt.Errorf("%q is an image ID: %w", s, errNotReference)
 	}
 	name, tag, digest := splitTagDigest(s)
-	if tag != "" && !tagGrammar.MatchString(tag) || digest != "" && !digestGrammar.MatchString(digest) {
+	// An empty tag or digest ("busybox:", "busybox@") is not one.
+	emptyTag := tag == "" && strings.LastIndex(name, ":") > strings.LastIndex(name, "/") || strings.HasSuffix(s, ":")
+	emptyDigest := digest == "" && strings.Contains(s, "@")
+	if emptyTag || emptyDigest || tag != "" && !tagGrammar.MatchString(tag) || digest != "" && !digestGrammar.MatchString(digest) {
 		return imageRef{}, fmt.Errorf("%q: %w", s, errNotReference)
 	}
 	domain, rest := "docker.io", name

@@ -90,3 +90,6 @@ func verdictOf(t *testing.T, h powerstrip.Hook, c testCall) string {
 	}
 	return ""
 }
+
+// errTestDaemon is a daemon that fails a lookup.
+var errTestDaemon = errors.New("daemon down")
