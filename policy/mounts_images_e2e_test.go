@@ -169,11 +169,11 @@ adapters:
 		link := filepath.Join(allowed, "etc-link")
 		e.refused(t, cli, host, "mounts: "+link+" resolves to /etc, which is not an allowed host path (HostConfig.Binds)", "run", "--rm", "--name", name, "-v", link+":/x", e.image, "true")
 		e.noContainer(t, name)
-		e.refused(t, cli, host, "mounts: /etc is not an allowed host path (HostConfig.Binds) (volume "+etcvol+" binds it)", "run", "--rm", "--name", name, "-v", etcvol+":/x", e.image, "true")
+		e.refused(t, cli, host, "mounts: volume "+etcvol+" binds /etc, which is not an allowed host path (HostConfig.Binds)", "run", "--rm", "--name", name, "-v", etcvol+":/x", e.image, "true")
 		e.noContainer(t, name)
 
 		vol := e2eName("bindvol")
-		e.refused(t, cli, host, "mounts: /etc is not an allowed host path (DriverOpts) (the new volume binds it)", "volume", "create", "--opt", "type=none", "--opt", "o=bind", "--opt", "device=/etc", vol)
+		e.refused(t, cli, host, "mounts: the new volume binds /etc, which is not an allowed host path (DriverOpts)", "volume", "create", "--opt", "type=none", "--opt", "o=bind", "--opt", "device=/etc", vol)
 		if _, _, err := e.run(t, e.clis[0], e.daemon, "volume", "inspect", vol); err == nil {
 			t.Errorf("volume %s exists: the refused call reached Docker", vol)
 			e.run(t, e.clis[0], e.daemon, "volume", "rm", vol) //nolint:errcheck

@@ -73,27 +73,36 @@ func isWindowsPath(p string) bool {
 // judge returns why the host path p, named by field, is refused, or "" if
 // it is allowed. p is cleaned first, as Docker cleans a bind's source.
 func (h *hostPaths) judge(policy, p, field string) string {
+	if shown, problem := h.check(p); problem != "" {
+		return fmt.Sprintf("%s: %s %s (%s)", policy, shown, problem, field)
+	}
+	return ""
+}
+
+// check returns what is wrong with the host path p ("is not an allowed
+// host path"), or "", and p as the message shows it: cleaned.
+func (h *hostPaths) check(p string) (shown, problem string) {
 	switch {
 	case isWindowsPath(p):
-		return fmt.Sprintf("%s: %s is a Windows-style path, which is not allowed (%s)", policy, p, field)
+		return p, "is a Windows-style path, which is not allowed"
 	case !path.IsAbs(p):
-		return fmt.Sprintf("%s: %s is not an absolute host path (%s)", policy, p, field)
+		return p, "is not an absolute host path"
 	}
 	clean := path.Clean(p)
 	if !under(clean, h.allow) {
-		return fmt.Sprintf("%s: %s is not an allowed host path (%s)", policy, clean, field)
+		return clean, "is not an allowed host path"
 	}
 	if !h.local {
-		return ""
+		return clean, ""
 	}
 	r, err := resolveExisting(clean)
 	if err != nil {
-		return fmt.Sprintf("%s: %s cannot be resolved on this host, so it is not allowed: %v (%s)", policy, clean, err, field)
+		return clean, fmt.Sprintf("cannot be resolved on this host, so it is not allowed: %v", err)
 	}
 	if !under(r, h.resolved) {
-		return fmt.Sprintf("%s: %s resolves to %s, which is not an allowed host path (%s)", policy, clean, r, field)
+		return clean, fmt.Sprintf("resolves to %s, which is not an allowed host path", r)
 	}
-	return ""
+	return clean, ""
 }
 
 // errDangling is a symlink whose target does not exist: Docker would

@@ -63,8 +63,8 @@ func (p *bindMounts) judgeVolumeOptions(driver string, opts map[string]string, w
 	}
 	if bind {
 		for _, d := range devices {
-			if why := p.paths.judge(p.name, d, field); why != "" {
-				return fmt.Sprintf("%s (%s binds it)", why, what)
+			if shown, problem := p.paths.check(d); problem != "" {
+				return fmt.Sprintf("%s: %s binds %s, which %s (%s)", p.name, what, shown, problem, field)
 			}
 		}
 		return ""
