@@ -8,5 +8,8 @@ func builtinPack() map[string]builtinFactory {
 		"capabilities":       newCapabilities,
 		"no-devices":         newNoDevices,
 		"read-only":          newReadOnly,
+		"bind-mounts":        newBindMounts,
+		"images":             newImages,
+		"owner":              newOwner,
 	}
 }
