@@ -30,6 +30,9 @@ func (oc *ownerCall) createRefs(ctx context.Context, b *CreateBody) (verdict, er
 		return verdict{}, nil
 	}
 	for name := range b.NetworkingConfig.EndpointsConfig {
+		if name == "default" {
+			continue // the daemon's default network, as in NetworkMode; docker 25 and later send it
+		}
 		if _, deny, err := oc.owned(ctx, networkKind, name); deny != nil || err != nil {
 			return verdictOf(deny), err
 		}

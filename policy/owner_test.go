@@ -240,6 +240,7 @@ func TestOwnerCreateReferences(t *testing.T) {
 	allowed := []string{
 		`{"Image":"x","HostConfig":{"VolumesFrom":["bobbox"],"NetworkMode":"bobnet","Binds":["bobvol:/d","/etc:/h:ro"]}}`,
 		`{"Image":"x","HostConfig":{"NetworkMode":"host"},"NetworkingConfig":{"EndpointsConfig":{"bridge":{}}}}`,
+		`{"Image":"x","HostConfig":{"NetworkMode":"default"},"NetworkingConfig":{"EndpointsConfig":{"default":{}}}}`,
 		`{"Image":"x","HostConfig":{"Binds":["freshvol:/d"]}}`,
 	}
 	for _, body := range allowed {
