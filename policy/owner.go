@@ -76,8 +76,8 @@ func newOwner(o options, env powerstrip.PolicyEnv) (decider, error) {
 
 // validOwner reports whether s is an owner value as ownerOf writes them.
 func validOwner(s string) bool {
-	if uid, ok := strings.CutPrefix(s, "uid:"); ok {
-		_, err := strconv.ParseUint(uid, 10, 32)
+	if id, ok := strings.CutPrefix(s, "uid:"); ok {
+		_, err := strconv.ParseUint(id, 10, 32)
 		return err == nil
 	}
 	subject, ok := strings.CutPrefix(s, "tls:")
@@ -109,7 +109,7 @@ func (p *ownerPolicy) decide(ctx context.Context, c *Call) (verdict, error) {
 	if p.admins[owner] {
 		return verdict{}, nil
 	}
-	if isFormPost(c) {
+	if ownerFormPost(c) {
 		// net/http's ParseForm lets such a body override the query, which
 		// is where filters and names are read.
 		return p.refuse(http.StatusBadRequest, "a form-encoded body is not accepted (Docker would read it over the query)"), nil
@@ -123,19 +123,19 @@ func (p *ownerPolicy) decide(ctx context.Context, c *Call) (verdict, error) {
 	}
 	call := &ownerCall{p: p, c: c, owner: owner}
 	switch t.act {
-	case actPass:
+	case ownActPass:
 		return verdict{}, nil
-	case actAdmin:
+	case ownActAdmin:
 		return p.refuse(http.StatusForbidden, "%s acts on what all users share; only admins may call it", c.Route.Name), nil
-	case actStamp:
+	case ownActStamp:
 		return call.create(ctx)
-	case actFilter:
+	case ownActFilter:
 		return call.filter()
-	case actObject:
+	case ownActObject:
 		return call.object(ctx, t.kind)
-	case actCommit:
+	case ownActCommit:
 		return call.commit(ctx)
-	case actBuild:
+	case ownActBuild:
 		return call.build(ctx)
 	}
 	return verdict{}, fmt.Errorf("route %s has no treatment", c.Route.Name)
@@ -148,7 +148,7 @@ func (p *ownerPolicy) refuse(status int, format string, args ...any) verdict {
 
 // isFormPost reports whether a call's body is a form that net/http would
 // parse into the values Docker reads as the query.
-func isFormPost(c *Call) bool {
+func ownerFormPost(c *Call) bool {
 	switch c.Method {
 	case http.MethodPost, http.MethodPut, http.MethodPatch:
 	default:

@@ -32,8 +32,8 @@ func (oc *ownerCall) create(ctx context.Context) (verdict, error) {
 		v, err = oc.volumeName(ctx, b.Name)
 	case *network.CreateRequest:
 		if b.ConfigFrom != nil && b.ConfigFrom.Network != "" {
-			_, deny, lerr := oc.owned(ctx, networkKind, b.ConfigFrom.Network)
-			v, err = verdictOf(deny), lerr
+			_, deny, lerr := oc.owned(ctx, ownedNetwork, b.ConfigFrom.Network)
+			v, err = ownerVerdict(deny), lerr
 		}
 	default:
 		return verdict{}, fmt.Errorf("%s: a body of type %T", c.Route.Name, c.Body)
@@ -56,8 +56,8 @@ func (oc *ownerCall) volumeName(ctx context.Context, name string) (verdict, erro
 	if name == "" {
 		return verdict{}, nil // Docker makes up a name
 	}
-	obj, found, err := oc.p.lookup(ctx, volumeKind, name)
-	if err != nil || !found || oc.mayReach(volumeKind, obj) {
+	obj, found, err := oc.p.lookup(ctx, ownedVolume, name)
+	if err != nil || !found || oc.mayReach(ownedVolume, obj) {
 		return verdict{}, err
 	}
 	return oc.p.refuse(http.StatusConflict, "the volume name %q is taken", name), nil
@@ -68,10 +68,10 @@ func (oc *ownerCall) volumeName(ctx context.Context, name string) (verdict, erro
 func (oc *ownerCall) commit(ctx context.Context) (verdict, error) {
 	name := oc.c.Query.Get("container")
 	if name == "" {
-		return oc.notFound(containerKind, name), nil
+		return oc.notFound(ownedContainer, name), nil
 	}
-	_, deny, err := oc.owned(ctx, containerKind, name)
-	return verdictOf(deny), err
+	_, deny, err := oc.owned(ctx, ownedContainer, name)
+	return ownerVerdict(deny), err
 }
 
 // build decides a build: a classic build run in a container's network
@@ -82,6 +82,6 @@ func (oc *ownerCall) build(ctx context.Context) (verdict, error) {
 	if !ok {
 		return verdict{}, nil
 	}
-	_, deny, err := oc.owned(ctx, containerKind, name)
-	return verdictOf(deny), err
+	_, deny, err := oc.owned(ctx, ownedContainer, name)
+	return ownerVerdict(deny), err
 }

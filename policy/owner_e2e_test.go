@@ -28,7 +28,7 @@ adapters:
 
 // dockerUser runs a docker CLI as one user: the test's own (root), or
 // another uid, through a proxy or the daemon.
-type dockerUser struct {
+type ownerCLI struct {
 	cli    string
 	host   string
 	uid    int // -1: the test's own
@@ -36,7 +36,7 @@ type dockerUser struct {
 }
 
 // run runs the CLI; ok is whether it exited 0.
-func (u dockerUser) run(t *testing.T, args ...string) (out string, ok bool) {
+func (u ownerCLI) run(t *testing.T, args ...string) (out string, ok bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -53,7 +53,7 @@ func (u dockerUser) run(t *testing.T, args ...string) (out string, ok bool) {
 }
 
 // must runs the CLI and fails the test if it fails.
-func (u dockerUser) must(t *testing.T, args ...string) string {
+func (u ownerCLI) must(t *testing.T, args ...string) string {
 	t.Helper()
 	out, ok := u.run(t, args...)
 	if !ok {
@@ -63,7 +63,7 @@ func (u dockerUser) must(t *testing.T, args ...string) string {
 }
 
 // fails runs the CLI, which must fail saying want.
-func (u dockerUser) fails(t *testing.T, want string, args ...string) {
+func (u ownerCLI) fails(t *testing.T, want string, args ...string) {
 	t.Helper()
 	out, ok := u.run(t, args...)
 	if ok || !strings.Contains(strings.ToLower(out), strings.ToLower(want)) { // the CLIs differ in case
@@ -96,9 +96,9 @@ func TestOwnerE2E(t *testing.T) {
 			continue
 		}
 		t.Run(filepath.Base(filepath.Dir(filepath.Dir(cli)))+"-"+filepath.Base(cli), func(t *testing.T) {
-			alice := dockerUser{cli: cli, host: h.Host, uid: -1, config: shared}
-			bob := dockerUser{cli: cli, host: h.Host, uid: 1000, config: shared}
-			truth := dockerUser{cli: cli, host: daemon, uid: -1, config: shared}
+			alice := ownerCLI{cli: cli, host: h.Host, uid: -1, config: shared}
+			bob := ownerCLI{cli: cli, host: h.Host, uid: 1000, config: shared}
+			truth := ownerCLI{cli: cli, host: daemon, uid: -1, config: shared}
 			ownerScenario(t, image, alice, bob, truth)
 		})
 	}
@@ -106,7 +106,7 @@ func TestOwnerE2E(t *testing.T) {
 
 // ownerScenario: alice and bob share a daemon through the proxy; the
 // daemon, asked directly, is the ground truth.
-func ownerScenario(t *testing.T, image string, alice, bob, truth dockerUser) {
+func ownerScenario(t *testing.T, image string, alice, bob, truth ownerCLI) {
 	suffix := make([]byte, 4)
 	rand.Read(suffix) //nolint:errcheck // never fails
 	ac, bc, bv := "owner-alice-"+hex.EncodeToString(suffix), "owner-bob-"+hex.EncodeToString(suffix), "owner-bobvol-"+hex.EncodeToString(suffix)

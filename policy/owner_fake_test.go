@@ -18,54 +18,54 @@ import (
 // few objects and answers their inspects as Docker does.
 
 const (
-	aliceID = "aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111"
-	bobID   = "bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222"
-	alice   = "uid:0"
-	bob     = "uid:1000"
+	ownerAliceID = "aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111"
+	ownerBobID   = "bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222"
+	ownerAlice   = "uid:0"
+	ownerBob     = "uid:1000"
 )
 
 // fakeObject is one object of the fake daemon.
-type fakeObject struct {
+type ownerFakeObject struct {
 	ID, Name, Owner, ContainerID string
 }
 
 // fakeDocker is the fake daemon.
-type fakeDocker struct {
+type ownerFakeDaemon struct {
 	mu         sync.Mutex
-	containers []fakeObject
-	networks   []fakeObject
-	volumes    []fakeObject
-	execs      []fakeObject
+	containers []ownerFakeObject
+	networks   []ownerFakeObject
+	volumes    []ownerFakeObject
+	execs      []ownerFakeObject
 	calls      []string // "GET /containers/x/json"
 }
 
-func newFakeDocker() *fakeDocker {
-	return &fakeDocker{
-		containers: []fakeObject{{ID: aliceID, Name: "alicebox", Owner: alice}, {ID: bobID, Name: "bobbox", Owner: bob}, {ID: "cccc", Name: "nobody"}},
-		networks:   []fakeObject{{ID: "n1", Name: "bridge"}, {ID: "n2", Name: "alicenet", Owner: alice}, {ID: "n3", Name: "bobnet", Owner: bob}},
-		volumes:    []fakeObject{{Name: "alicevol", Owner: alice}, {Name: "bobvol", Owner: bob}},
-		execs:      []fakeObject{{ID: "e1", ContainerID: aliceID}, {ID: "e2", ContainerID: bobID}},
+func newOwnerFakeDaemon() *ownerFakeDaemon {
+	return &ownerFakeDaemon{
+		containers: []ownerFakeObject{{ID: ownerAliceID, Name: "alicebox", Owner: ownerAlice}, {ID: ownerBobID, Name: "bobbox", Owner: ownerBob}, {ID: "cccc", Name: "nobody"}},
+		networks:   []ownerFakeObject{{ID: "n1", Name: "bridge"}, {ID: "n2", Name: "alicenet", Owner: ownerAlice}, {ID: "n3", Name: "bobnet", Owner: ownerBob}},
+		volumes:    []ownerFakeObject{{Name: "alicevol", Owner: ownerAlice}, {Name: "bobvol", Owner: ownerBob}},
+		execs:      []ownerFakeObject{{ID: "e1", ContainerID: ownerAliceID}, {ID: "e2", ContainerID: ownerBobID}},
 	}
 }
 
 // find resolves a name as Docker does: full ID, name, ID prefix.
-func find(objs []fakeObject, name string) (fakeObject, bool) {
+func ownerFind(objs []ownerFakeObject, name string) (ownerFakeObject, bool) {
 	for _, o := range objs {
 		if o.ID == name || o.Name == name || o.ID != "" && strings.HasPrefix(o.ID, name) {
 			return o, true
 		}
 	}
-	return fakeObject{}, false
+	return ownerFakeObject{}, false
 }
 
-func labels(o fakeObject) map[string]string {
+func ownerFakeLabels(o ownerFakeObject) map[string]string {
 	if o.Owner == "" {
 		return map[string]string{"other": "x"}
 	}
 	return map[string]string{DefaultOwnerLabel: o.Owner, "other": "x"}
 }
 
-func (d *fakeDocker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (d *ownerFakeDaemon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.calls = append(d.calls, r.Method+" "+r.URL.Path)
@@ -78,23 +78,23 @@ func (d *fakeDocker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d.createVolume(w, r)
 		return
 	case strings.HasPrefix(p, "/containers/") && strings.HasSuffix(p, "/json"):
-		var o fakeObject
-		if o, ok = find(d.containers, strings.TrimSuffix(strings.TrimPrefix(p, "/containers/"), "/json")); ok {
-			answer = map[string]any{"Id": o.ID, "Name": "/" + o.Name, "Config": map[string]any{"Labels": labels(o)}}
+		var o ownerFakeObject
+		if o, ok = ownerFind(d.containers, strings.TrimSuffix(strings.TrimPrefix(p, "/containers/"), "/json")); ok {
+			answer = map[string]any{"Id": o.ID, "Name": "/" + o.Name, "Config": map[string]any{"Labels": ownerFakeLabels(o)}}
 		}
 	case strings.HasPrefix(p, "/networks/"):
-		var o fakeObject
-		if o, ok = find(d.networks, strings.TrimPrefix(p, "/networks/")); ok {
-			answer = map[string]any{"Id": o.ID, "Name": o.Name, "Labels": labels(o)}
+		var o ownerFakeObject
+		if o, ok = ownerFind(d.networks, strings.TrimPrefix(p, "/networks/")); ok {
+			answer = map[string]any{"Id": o.ID, "Name": o.Name, "Labels": ownerFakeLabels(o)}
 		}
 	case strings.HasPrefix(p, "/volumes/"):
-		var o fakeObject
-		if o, ok = find(d.volumes, strings.TrimPrefix(p, "/volumes/")); ok {
-			answer = map[string]any{"Name": o.Name, "Labels": labels(o)}
+		var o ownerFakeObject
+		if o, ok = ownerFind(d.volumes, strings.TrimPrefix(p, "/volumes/")); ok {
+			answer = map[string]any{"Name": o.Name, "Labels": ownerFakeLabels(o)}
 		}
 	case strings.HasPrefix(p, "/exec/"):
-		var o fakeObject
-		if o, ok = find(d.execs, strings.TrimSuffix(strings.TrimPrefix(p, "/exec/"), "/json")); ok {
+		var o ownerFakeObject
+		if o, ok = ownerFind(d.execs, strings.TrimSuffix(strings.TrimPrefix(p, "/exec/"), "/json")); ok {
 			answer = map[string]any{"ID": o.ID, "ContainerID": o.ContainerID}
 		}
 	}
@@ -108,7 +108,7 @@ func (d *fakeDocker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // createVolume answers a volume create as Docker does: an existing name is
 // answered with that volume, unchanged.
-func (d *fakeDocker) createVolume(w http.ResponseWriter, r *http.Request) {
+func (d *ownerFakeDaemon) createVolume(w http.ResponseWriter, r *http.Request) {
 	var spec struct {
 		Name   string
 		Labels map[string]string
@@ -117,25 +117,25 @@ func (d *fakeDocker) createVolume(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
-	o, ok := find(d.volumes, spec.Name)
+	o, ok := ownerFind(d.volumes, spec.Name)
 	if !ok {
-		o = fakeObject{Name: spec.Name, Owner: spec.Labels[DefaultOwnerLabel]}
+		o = ownerFakeObject{Name: spec.Name, Owner: spec.Labels[DefaultOwnerLabel]}
 		d.volumes = append(d.volumes, o)
 	}
 	w.WriteHeader(http.StatusCreated)
-	json.NewEncoder(w).Encode(map[string]any{"Name": o.Name, "Labels": labels(o)}) //nolint:errcheck
+	json.NewEncoder(w).Encode(map[string]any{"Name": o.Name, "Labels": ownerFakeLabels(o)}) //nolint:errcheck
 }
 
-func (d *fakeDocker) volume(name string) (fakeObject, bool) {
+func (d *ownerFakeDaemon) volume(name string) (ownerFakeObject, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return find(d.volumes, name)
+	return ownerFind(d.volumes, name)
 }
 
 // tripper sends the policy's lookups to a test server.
-type tripper struct{ url *url.URL }
+type ownerTripper struct{ url *url.URL }
 
-func (t tripper) RoundTrip(r *http.Request) (*http.Response, error) {
+func (t ownerTripper) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	r.URL.Scheme, r.URL.Host = t.url.Scheme, t.url.Host
 	return http.DefaultTransport.RoundTrip(r)
@@ -148,7 +148,7 @@ func ownerHook(t *testing.T, d http.Handler, opts map[string]powerstrip.PolicyOp
 	t.Cleanup(srv.Close)
 	u, _ := url.Parse(srv.URL)
 	h, err := New().CompilePolicy("owner", powerstrip.PolicySettings{Builtin: "owner", Options: opts},
-		powerstrip.PolicyEnv{Docker: tripper{u}})
+		powerstrip.PolicyEnv{Docker: ownerTripper{u}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,16 +156,16 @@ func ownerHook(t *testing.T, d http.Handler, opts map[string]powerstrip.PolicyOp
 }
 
 // outcome is what a call came to: rewritten, refused, or passed.
-type outcome struct {
+type ownerOutcome struct {
 	request *powerstrip.ClientRequest // nil: passed unchanged
 	status  int                       // of a refusal
 	message string                    // of a refusal
 }
 
-func uid(n uint32) *powerstrip.Caller { return &powerstrip.Caller{UID: &n} }
+func ownerUID(n uint32) *powerstrip.Caller { return &powerstrip.Caller{UID: &n} }
 
 // run sends one pre-hook call.
-func run(t *testing.T, h powerstrip.Hook, caller *powerstrip.Caller, method, request string, body ...string) outcome {
+func ownerRun(t *testing.T, h powerstrip.Hook, caller *powerstrip.Caller, method, request string, body ...string) ownerOutcome {
 	t.Helper()
 	cr := powerstrip.ClientRequest{Method: method, Request: request, Headers: http.Header{}}
 	if len(body) > 0 {
@@ -180,17 +180,17 @@ func run(t *testing.T, h powerstrip.Hook, caller *powerstrip.Caller, method, req
 	case errors.As(err, &rej):
 		var m struct{ Message string }
 		json.Unmarshal(rej.Body, &m) //nolint:errcheck
-		return outcome{status: rej.Code, message: m.Message}
+		return ownerOutcome{status: rej.Code, message: m.Message}
 	case err != nil:
 		t.Fatalf("%s %s: %v", method, request, err)
 	case resp == nil:
-		return outcome{}
+		return ownerOutcome{}
 	}
-	return outcome{request: resp.ModifiedClientRequest}
+	return ownerOutcome{request: resp.ModifiedClientRequest}
 }
 
 // must is the rewritten request of o, failing the test if it has none.
-func (o outcome) must(t *testing.T) *powerstrip.ClientRequest {
+func (o ownerOutcome) must(t *testing.T) *powerstrip.ClientRequest {
 	t.Helper()
 	if o.request == nil {
 		t.Fatalf("not rewritten: %+v", o)

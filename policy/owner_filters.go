@@ -29,7 +29,7 @@ func (oc *ownerCall) filter() (verdict, error) {
 // reading of the query but Docker's can find another.
 func addLabelFilter(rawQuery, want string) (string, error) {
 	values, _ := url.ParseQuery(rawQuery) // Docker keeps the valid pairs too
-	filters, err := parseFilters(values.Get("filters"))
+	filters, err := ownerParseFilters(values.Get("filters"))
 	if err != nil {
 		return "", err
 	}
@@ -56,7 +56,7 @@ func addLabelFilter(rawQuery, want string) (string, error) {
 // {"label":{"k=v":true}}, or else the older {"label":["k=v"]}; "" is none.
 // The booleans mean nothing to Docker's matching, so the older form is
 // read into the newer.
-func parseFilters(text string) (map[string]map[string]bool, error) {
+func ownerParseFilters(text string) (map[string]map[string]bool, error) {
 	filters := map[string]map[string]bool{}
 	if text == "" {
 		return filters, nil

@@ -29,7 +29,7 @@ func stampLabels(body, label, owner string) (string, error) {
 	if err := json.Unmarshal([]byte(body), &effective); err != nil {
 		return "", fmt.Errorf("reading the labels: %w", err)
 	}
-	members, err := objectMembers(body)
+	members, err := ownerMembers(body)
 	if err != nil {
 		return "", err
 	}
@@ -61,14 +61,14 @@ func stampLabels(body, label, owner string) (string, error) {
 
 // member is one member of a JSON object: its key decoded and as written,
 // and its value as written.
-type member struct {
+type ownerMember struct {
 	key, rawKey string
 	value       json.RawMessage
 }
 
 // objectMembers splits a JSON object into its members, in order, duplicates
 // and all.
-func objectMembers(text string) ([]member, error) {
+func ownerMembers(text string) ([]ownerMember, error) {
 	dec := json.NewDecoder(strings.NewReader(text))
 	tok, err := dec.Token()
 	if err != nil {
@@ -77,7 +77,7 @@ func objectMembers(text string) ([]member, error) {
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
 		return nil, errors.New("the body is not a JSON object")
 	}
-	var members []member
+	var members []ownerMember
 	for dec.More() {
 		start := dec.InputOffset()
 		tok, err := dec.Token()
@@ -95,7 +95,7 @@ func objectMembers(text string) ([]member, error) {
 		if err := dec.Decode(&value); err != nil {
 			return nil, fmt.Errorf("reading the body: %w", err)
 		}
-		members = append(members, member{key: key, rawKey: raw, value: bytes.Clone(value)})
+		members = append(members, ownerMember{key: key, rawKey: raw, value: bytes.Clone(value)})
 	}
 	return members, nil
 }

@@ -17,14 +17,14 @@ import (
 )
 
 // lookupTimeout bounds one lookup, within the hook's own deadline.
-const lookupTimeout = 10 * time.Second
+const ownerLookupTimeout = 10 * time.Second
 
 // lookupLimit bounds an inspect answer read (a container with many
 // labels, mounts and environment variables is a few kB).
-const lookupLimit = 8 << 20
+const ownerLookupLimit = 8 << 20
 
 // objectKind is a kind of object the policy scopes.
-type objectKind struct {
+type ownedKind struct {
 	// noun is what Docker calls it: "container".
 	noun string
 	// prefix and suffix make its inspect path around the name.
@@ -35,14 +35,14 @@ type objectKind struct {
 	// reaches the object judged even if the name moves meanwhile.
 	pin bool
 	// labels are its labels in its inspect answer.
-	labels func(*inspected) map[string]string
+	labels func(*ownedInspect) map[string]string
 	// parent, when set, is the kind whose owner owns this one: an exec is
 	// its container's. ContainerID names the parent.
-	parent *objectKind
+	parent *ownedKind
 }
 
 // inspected is the part of an inspect answer the policy reads.
-type inspected struct {
+type ownedInspect struct {
 	ID     string            `json:"Id"` // "ID" for an exec: keys fold
 	Name   string            `json:"Name"`
 	Labels map[string]string `json:"Labels"`
@@ -52,35 +52,35 @@ type inspected struct {
 	ContainerID string `json:"ContainerID"`
 }
 
-func topLabels(o *inspected) map[string]string { return o.Labels }
+func ownedTopLabels(o *ownedInspect) map[string]string { return o.Labels }
 
 var (
-	containerKind = &objectKind{noun: "container", prefix: "/containers/", suffix: "/json",
+	ownedContainer = &ownedKind{noun: "container", prefix: "/containers/", suffix: "/json",
 		notFound: "No such container: %s", pin: true,
-		labels: func(o *inspected) map[string]string {
+		labels: func(o *ownedInspect) map[string]string {
 			if o.Config == nil {
 				return nil
 			}
 			return o.Config.Labels
 		}}
 	// A volume's name is its ID: there is nothing to pin it to.
-	volumeKind = &objectKind{noun: "volume", prefix: "/volumes/", notFound: "get %s: no such volume",
-		labels: topLabels}
-	networkKind = &objectKind{noun: "network", prefix: "/networks/", notFound: "network %s not found",
-		pin: true, labels: topLabels}
+	ownedVolume = &ownedKind{noun: "volume", prefix: "/volumes/", notFound: "get %s: no such volume",
+		labels: ownedTopLabels}
+	ownedNetwork = &ownedKind{noun: "network", prefix: "/networks/", notFound: "network %s not found",
+		pin: true, labels: ownedTopLabels}
 	// An exec's ID is random and never reused: there is no name to pin.
-	execKind = &objectKind{noun: "exec instance", prefix: "/exec/", suffix: "/json",
-		notFound: "No such exec instance: %s", parent: containerKind}
+	ownedExec = &ownedKind{noun: "exec instance", prefix: "/exec/", suffix: "/json",
+		notFound: "No such exec instance: %s", parent: ownedContainer}
 )
 
 // predefinedNetworks are the networks every daemon has, which all users
 // share: they carry no owner.
-var predefinedNetworks = map[string]bool{"bridge": true, "host": true, "none": true}
+var ownerSharedNetworks = map[string]bool{"bridge": true, "host": true, "none": true}
 
 // lookup inspects the object name of kind k. found is false when the
 // daemon has none (404); another status is an error.
-func (p *ownerPolicy) lookup(ctx context.Context, k *objectKind, name string) (obj *inspected, found bool, err error) {
-	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+func (p *ownerPolicy) lookup(ctx context.Context, k *ownedKind, name string) (obj *ownedInspect, found bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, ownerLookupTimeout)
 	defer cancel()
 	u := &url.URL{Scheme: "http", Host: "docker", Path: k.prefix + name + k.suffix}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
@@ -92,7 +92,7 @@ func (p *ownerPolicy) lookup(ctx context.Context, k *objectKind, name string) (o
 		return nil, false, fmt.Errorf("looking up %s %q: %w", k.noun, name, err)
 	}
 	defer resp.Body.Close()
-	text, err := io.ReadAll(io.LimitReader(resp.Body, lookupLimit+1))
+	text, err := io.ReadAll(io.LimitReader(resp.Body, ownerLookupLimit+1))
 	if err != nil {
 		return nil, false, fmt.Errorf("looking up %s %q: %w", k.noun, name, err)
 	}
@@ -100,11 +100,11 @@ func (p *ownerPolicy) lookup(ctx context.Context, k *objectKind, name string) (o
 	case resp.StatusCode == http.StatusNotFound:
 		return nil, false, nil
 	case resp.StatusCode != http.StatusOK:
-		return nil, false, &lookupError{noun: k.noun, name: name, status: resp.StatusCode, message: dockerMessage(text)}
-	case len(text) > lookupLimit:
-		return nil, false, fmt.Errorf("looking up %s %q: the answer is over %d bytes", k.noun, name, lookupLimit)
+		return nil, false, &ownerLookupError{noun: k.noun, name: name, status: resp.StatusCode, message: ownerDaemonMessage(text)}
+	case len(text) > ownerLookupLimit:
+		return nil, false, fmt.Errorf("looking up %s %q: the answer is over %d bytes", k.noun, name, ownerLookupLimit)
 	}
-	obj = new(inspected)
+	obj = new(ownedInspect)
 	if err := json.Unmarshal(text, obj); err != nil {
 		return nil, false, fmt.Errorf("looking up %s %q: %w", k.noun, name, err)
 	}
@@ -113,18 +113,18 @@ func (p *ownerPolicy) lookup(ctx context.Context, k *objectKind, name string) (o
 
 // lookupError is a lookup the daemon refused with a status other than 404,
 // such as an ID prefix that names two objects.
-type lookupError struct {
+type ownerLookupError struct {
 	noun, name string
 	status     int
 	message    string
 }
 
-func (e *lookupError) Error() string {
+func (e *ownerLookupError) Error() string {
 	return fmt.Sprintf("looking up %s %q: the daemon answered %d: %s", e.noun, e.name, e.status, e.message)
 }
 
 // dockerMessage is the message of Docker's error body, or the body.
-func dockerMessage(text []byte) string {
+func ownerDaemonMessage(text []byte) string {
 	var m struct{ Message string }
 	if json.Unmarshal(text, &m) == nil && m.Message != "" {
 		return m.Message
@@ -136,9 +136,9 @@ func dockerMessage(text []byte) string {
 // the caller's, or it is a network all users share. obj is nil when it is
 // not. A daemon's refusal other than 404 (an ambiguous ID prefix) is a
 // denial with the daemon's status and message; other failures are errors.
-func (oc *ownerCall) owned(ctx context.Context, k *objectKind, name string) (obj *inspected, deny *verdict, err error) {
+func (oc *ownerCall) owned(ctx context.Context, k *ownedKind, name string) (obj *ownedInspect, deny *verdict, err error) {
 	obj, found, err := oc.p.lookup(ctx, k, name)
-	var le *lookupError
+	var le *ownerLookupError
 	if errors.As(err, &le) {
 		v := oc.p.refuse(le.status, "%v", le)
 		return nil, &v, nil
@@ -164,18 +164,18 @@ func (oc *ownerCall) owned(ctx context.Context, k *objectKind, name string) (obj
 }
 
 // mayReach reports whether the caller may reach an object found.
-func (oc *ownerCall) mayReach(k *objectKind, obj *inspected) bool {
+func (oc *ownerCall) mayReach(k *ownedKind, obj *ownedInspect) bool {
 	labels := k.labels(obj)
 	if v, ok := labels[oc.p.label]; ok {
 		return v == oc.owner
 	}
-	return k == networkKind && predefinedNetworks[obj.Name]
+	return k == ownedNetwork && ownerSharedNetworks[obj.Name]
 }
 
 // notFound is the denial of an object the caller may not reach: Docker's
 // own 404 for a missing one, so that another user's object and no object
 // read the same.
-func (oc *ownerCall) notFound(k *objectKind, name string) verdict {
+func (oc *ownerCall) notFound(k *ownedKind, name string) verdict {
 	return verdict{
 		deny:   fmt.Sprintf(k.notFound, name) + fmt.Sprintf(" (%s: not among the caller's %ss)", oc.p.name, k.noun),
 		status: http.StatusNotFound,

@@ -16,15 +16,15 @@ import (
 )
 
 // object decides a call whose path names an object of kind k.
-func (oc *ownerCall) object(ctx context.Context, k *objectKind) (verdict, error) {
+func (oc *ownerCall) object(ctx context.Context, k *ownedKind) (verdict, error) {
 	c := oc.c
-	name, rebuild, ok := pathObject(c.Route.Path, c.Path, c.Version)
+	name, rebuild, ok := ownerPathObject(c.Route.Path, c.Path, c.Version)
 	if !ok || name == "" {
 		return oc.notFound(k, name), nil
 	}
 	obj, deny, err := oc.owned(ctx, k, name)
 	if deny != nil || err != nil {
-		return verdictOf(deny), err
+		return ownerVerdict(deny), err
 	}
 	if v, err := oc.objectBody(ctx); v.deny != "" || err != nil {
 		return v, err
@@ -39,7 +39,7 @@ func (oc *ownerCall) object(ctx context.Context, k *objectKind) (verdict, error)
 }
 
 // verdictOf is the verdict a denial points to, or the zero verdict.
-func verdictOf(v *verdict) verdict {
+func ownerVerdict(v *verdict) verdict {
 	if v == nil {
 		return verdict{}
 	}
@@ -74,15 +74,15 @@ func (oc *ownerCall) objectBody(ctx context.Context) (verdict, error) {
 	default:
 		return verdict{}, fmt.Errorf("%s: a body of type %T", c.Route.Name, c.Body)
 	}
-	_, deny, err := oc.owned(ctx, containerKind, containerName)
-	return verdictOf(deny), err
+	_, deny, err := oc.owned(ctx, ownedContainer, containerName)
+	return ownerVerdict(deny), err
 }
 
 // pathObject finds the object a canonical path names by its route's
 // template: the first {variable} of the template, over one segment or, for
 // {name:.*}, over all those its literal segments leave. rebuild makes the
 // same path with another object in its place.
-func pathObject(template, canonical, version string) (name string, rebuild func(string) string, ok bool) {
+func ownerPathObject(template, canonical, version string) (name string, rebuild func(string) string, ok bool) {
 	prefix := ""
 	if version != "" {
 		prefix = "/v" + version

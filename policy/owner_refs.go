@@ -33,8 +33,8 @@ func (oc *ownerCall) createRefs(ctx context.Context, b *CreateBody) (verdict, er
 		if name == "default" {
 			continue // the daemon's default network, as in NetworkMode; docker 25 and later send it
 		}
-		if _, deny, err := oc.owned(ctx, networkKind, name); deny != nil || err != nil {
-			return verdictOf(deny), err
+		if _, deny, err := oc.owned(ctx, ownedNetwork, name); deny != nil || err != nil {
+			return ownerVerdict(deny), err
 		}
 	}
 	return verdict{}, nil
@@ -57,18 +57,18 @@ func (oc *ownerCall) hostConfigRefs(ctx context.Context, hc *container.HostConfi
 		}
 	}
 	switch nm := string(hc.NetworkMode); {
-	case nm == "", nm == "default", predefinedNetworks[nm], strings.HasPrefix(nm, "container:"):
+	case nm == "", nm == "default", ownerSharedNetworks[nm], strings.HasPrefix(nm, "container:"):
 	default:
 		networks = append(networks, nm)
 	}
 	for _, name := range containers {
-		if _, deny, err := oc.owned(ctx, containerKind, name); deny != nil || err != nil {
-			return verdictOf(deny), err
+		if _, deny, err := oc.owned(ctx, ownedContainer, name); deny != nil || err != nil {
+			return ownerVerdict(deny), err
 		}
 	}
 	for _, name := range networks {
-		if _, deny, err := oc.owned(ctx, networkKind, name); deny != nil || err != nil {
-			return verdictOf(deny), err
+		if _, deny, err := oc.owned(ctx, ownedNetwork, name); deny != nil || err != nil {
+			return ownerVerdict(deny), err
 		}
 	}
 	return oc.volumeRefs(ctx, hc)
@@ -82,7 +82,7 @@ func (oc *ownerCall) volumeRefs(ctx context.Context, hc *container.HostConfig) (
 		if !ok || source == "" || strings.HasPrefix(source, "/") {
 			continue // a host path, or not a bind Docker takes
 		}
-		spec := volumeSpec{Name: source, Driver: hc.VolumeDriver}
+		spec := ownerVolumeSpec{Name: source, Driver: hc.VolumeDriver}
 		if v, err := oc.volumeRef(ctx, spec); v.deny != "" || err != nil {
 			return v, err
 		}
@@ -91,7 +91,7 @@ func (oc *ownerCall) volumeRefs(ctx context.Context, hc *container.HostConfig) (
 		if m.Type != mount.TypeVolume || m.Source == "" {
 			continue // anonymous volumes are made with the container
 		}
-		spec := volumeSpec{Name: m.Source}
+		spec := ownerVolumeSpec{Name: m.Source}
 		if o := m.VolumeOptions; o != nil {
 			spec.Labels = o.Labels
 			if o.DriverConfig != nil {
@@ -106,7 +106,7 @@ func (oc *ownerCall) volumeRefs(ctx context.Context, hc *container.HostConfig) (
 }
 
 // volumeSpec is the body of a volume create.
-type volumeSpec struct {
+type ownerVolumeSpec struct {
 	Name       string
 	Driver     string            `json:",omitempty"`
 	DriverOpts map[string]string `json:",omitempty"`
@@ -117,7 +117,7 @@ type volumeSpec struct {
 // exists, and checks the volume the daemon answers with is the caller's.
 // A create of a name the daemon has answers that volume unchanged, so the
 // check holds whoever made it, and whenever.
-func (oc *ownerCall) volumeRef(ctx context.Context, spec volumeSpec) (verdict, error) {
+func (oc *ownerCall) volumeRef(ctx context.Context, spec ownerVolumeSpec) (verdict, error) {
 	labels := map[string]string{}
 	for k, v := range spec.Labels {
 		labels[k] = v
@@ -128,7 +128,7 @@ func (oc *ownerCall) volumeRef(ctx context.Context, spec volumeSpec) (verdict, e
 	if err != nil {
 		return verdict{}, fmt.Errorf("making volume %q: %w", spec.Name, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	ctx, cancel := context.WithTimeout(ctx, ownerLookupTimeout)
 	defer cancel()
 	u := &url.URL{Scheme: "http", Host: "docker", Path: "/volumes/create"}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
@@ -141,8 +141,8 @@ func (oc *ownerCall) volumeRef(ctx context.Context, spec volumeSpec) (verdict, e
 		return verdict{}, fmt.Errorf("making volume %q: %w", spec.Name, err)
 	}
 	defer resp.Body.Close()
-	var vol inspected
-	dec := json.NewDecoder(http.MaxBytesReader(nil, resp.Body, lookupLimit))
+	var vol ownedInspect
+	dec := json.NewDecoder(http.MaxBytesReader(nil, resp.Body, ownerLookupLimit))
 	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
 		var m struct{ Message string }
 		dec.Decode(&m) //nolint:errcheck // the status says enough without it
@@ -151,8 +151,8 @@ func (oc *ownerCall) volumeRef(ctx context.Context, spec volumeSpec) (verdict, e
 	if err := dec.Decode(&vol); err != nil {
 		return verdict{}, fmt.Errorf("making volume %q: %w", spec.Name, err)
 	}
-	if !oc.mayReach(volumeKind, &vol) {
-		return oc.notFound(volumeKind, spec.Name), nil
+	if !oc.mayReach(ownedVolume, &vol) {
+		return oc.notFound(ownedVolume, spec.Name), nil
 	}
 	return verdict{}, nil
 }

@@ -10,99 +10,99 @@ type ownerAct uint8
 const (
 	// actPass lets the call through: it reads or changes what all users
 	// share (images, the daemon's version), not one user's objects.
-	actPass ownerAct = iota
+	ownActPass ownerAct = iota
 	// actAdmin refuses the call to all but admins: it changes what all
 	// users share (pruning images), or acts on objects the policy cannot
 	// scope (swarm services, secrets and configs, plugins).
-	actAdmin
+	ownActAdmin
 	// actStamp labels what the call creates with the caller's owner value,
 	// after checking the objects the body names are the caller's.
-	actStamp
+	ownActStamp
 	// actFilter adds the caller's label to the filters of a list, prune
 	// or events call.
-	actFilter
+	ownActFilter
 	// actObject lets the call through only if the object its path names
 	// is the caller's.
-	actObject
+	ownActObject
 	// actCommit checks the container a commit's query names.
-	actCommit
+	ownActCommit
 	// actBuild checks the container a build's network mode names.
-	actBuild
+	ownActBuild
 )
 
 // ownerTreatment is one route's entry.
 type ownerTreatment struct {
 	act  ownerAct
-	kind *objectKind // for actObject
+	kind *ownedKind // for actObject
 }
 
 var (
-	pass    = ownerTreatment{act: actPass}
-	admin   = ownerTreatment{act: actAdmin}
-	stamp   = ownerTreatment{act: actStamp}
-	filter  = ownerTreatment{act: actFilter}
-	onCtr   = ownerTreatment{act: actObject, kind: containerKind}
-	onVol   = ownerTreatment{act: actObject, kind: volumeKind}
-	onNet   = ownerTreatment{act: actObject, kind: networkKind}
-	onExec  = ownerTreatment{act: actObject, kind: execKind}
-	commit  = ownerTreatment{act: actCommit}
-	build   = ownerTreatment{act: actBuild}
-	swarmed = admin // swarm objects: a service's spec names secrets, configs, networks and volumes on nodes the proxy cannot see
+	ownPass      = ownerTreatment{act: ownActPass}
+	ownAdmin     = ownerTreatment{act: ownActAdmin}
+	ownStamp     = ownerTreatment{act: ownActStamp}
+	ownFilter    = ownerTreatment{act: ownActFilter}
+	ownContainer = ownerTreatment{act: ownActObject, kind: ownedContainer}
+	ownVolume    = ownerTreatment{act: ownActObject, kind: ownedVolume}
+	ownNetwork   = ownerTreatment{act: ownActObject, kind: ownedNetwork}
+	ownExec      = ownerTreatment{act: ownActObject, kind: ownedExec}
+	ownCommit    = ownerTreatment{act: ownActCommit}
+	ownBuild     = ownerTreatment{act: ownActBuild}
+	ownSwarm     = ownAdmin // swarm objects: a service's spec names secrets, configs, networks and volumes on nodes the proxy cannot see
 )
 
 // ownerRoutes is the treatment of every Docker route, by route name.
 var ownerRoutes = map[string]ownerTreatment{
 	// Containers, and what is reached through one.
-	"container.create": stamp, "container.list": filter, "container.prune": filter,
-	"container.commit": commit,
-	"checkpoint.list":  onCtr, "checkpoint.create": onCtr, "checkpoint.delete": onCtr,
-	"container.archive.stat": onCtr, "container.export": onCtr, "container.changes": onCtr,
-	"container.inspect": onCtr, "container.top": onCtr, "container.logs": onCtr,
-	"container.stats": onCtr, "container.attach.ws": onCtr, "container.archive.get": onCtr,
-	"container.kill": onCtr, "container.pause": onCtr, "container.unpause": onCtr,
-	"container.restart": onCtr, "container.start": onCtr, "container.stop": onCtr,
-	"container.wait": onCtr, "container.resize": onCtr, "container.attach": onCtr,
-	"container.copy": onCtr, "container.exec": onCtr, "container.rename": onCtr,
-	"container.update": onCtr, "container.archive.put": onCtr, "container.delete": onCtr,
-	"exec.inspect": onExec, "exec.start": onExec, "exec.resize": onExec,
+	"container.create": ownStamp, "container.list": ownFilter, "container.prune": ownFilter,
+	"container.commit": ownCommit,
+	"checkpoint.list":  ownContainer, "checkpoint.create": ownContainer, "checkpoint.delete": ownContainer,
+	"container.archive.stat": ownContainer, "container.export": ownContainer, "container.changes": ownContainer,
+	"container.inspect": ownContainer, "container.top": ownContainer, "container.logs": ownContainer,
+	"container.stats": ownContainer, "container.attach.ws": ownContainer, "container.archive.get": ownContainer,
+	"container.kill": ownContainer, "container.pause": ownContainer, "container.unpause": ownContainer,
+	"container.restart": ownContainer, "container.start": ownContainer, "container.stop": ownContainer,
+	"container.wait": ownContainer, "container.resize": ownContainer, "container.attach": ownContainer,
+	"container.copy": ownContainer, "container.exec": ownContainer, "container.rename": ownContainer,
+	"container.update": ownContainer, "container.archive.put": ownContainer, "container.delete": ownContainer,
+	"exec.inspect": ownExec, "exec.start": ownExec, "exec.resize": ownExec,
 
 	// Volumes and networks.
-	"volume.create": stamp, "volume.list": filter, "volume.prune": filter,
-	"volume.inspect": onVol, "volume.update": onVol, "volume.delete": onVol,
-	"network.create": stamp, "network.list": filter, "network.prune": filter,
-	"network.inspect": onNet, "network.connect": onNet, "network.disconnect": onNet,
-	"network.delete": onNet,
+	"volume.create": ownStamp, "volume.list": ownFilter, "volume.prune": ownFilter,
+	"volume.inspect": ownVolume, "volume.update": ownVolume, "volume.delete": ownVolume,
+	"network.create": ownStamp, "network.list": ownFilter, "network.prune": ownFilter,
+	"network.inspect": ownNetwork, "network.connect": ownNetwork, "network.disconnect": ownNetwork,
+	"network.delete": ownNetwork,
 
 	// Images are a cache all users share: reading and adding pass,
 	// deleting is an admin's.
-	"image.list": pass, "image.search": pass, "image.save": pass, "image.save.one": pass,
-	"image.history": pass, "image.inspect": pass, "image.attestations": pass,
-	"image.load": pass, "image.pull": pass, "image.import": pass, "image.push": pass,
-	"image.tag": pass, "image.prune": admin, "image.delete": admin,
-	"image.build": build, "build.prune": admin, "build.cancel": pass,
-	"session": pass, "grpc": pass, "distribution.inspect": pass,
+	"image.list": ownPass, "image.search": ownPass, "image.save": ownPass, "image.save.one": ownPass,
+	"image.history": ownPass, "image.inspect": ownPass, "image.attestations": ownPass,
+	"image.load": ownPass, "image.pull": ownPass, "image.import": ownPass, "image.push": ownPass,
+	"image.tag": ownPass, "image.prune": ownAdmin, "image.delete": ownAdmin,
+	"image.build": ownBuild, "build.prune": ownAdmin, "build.cancel": ownPass,
+	"session": ownPass, "grpc": ownPass, "distribution.inspect": ownPass,
 
 	// The daemon. Events carry a container's labels, so they filter; the
 	// disk usage lists every user's containers and volumes.
-	"system.ping": pass, "system.ping.head": pass, "system.info": pass,
-	"system.version": pass, "system.auth": pass, "system.events": filter,
-	"system.df": admin,
+	"system.ping": ownPass, "system.ping.head": ownPass, "system.info": ownPass,
+	"system.version": ownPass, "system.auth": ownPass, "system.events": ownFilter,
+	"system.df": ownAdmin,
 
 	// Swarm.
-	"swarm.init": swarmed, "swarm.join": swarmed, "swarm.leave": swarmed,
-	"swarm.inspect": swarmed, "swarm.unlockkey": swarmed, "swarm.update": swarmed,
-	"swarm.unlock": swarmed, "service.list": swarmed, "service.inspect": swarmed,
-	"service.create": swarmed, "service.update": swarmed, "service.delete": swarmed,
-	"service.logs": swarmed, "node.list": swarmed, "node.inspect": swarmed,
-	"node.delete": swarmed, "node.update": swarmed, "task.list": swarmed,
-	"task.inspect": swarmed, "task.logs": swarmed, "secret.list": swarmed,
-	"secret.create": swarmed, "secret.delete": swarmed, "secret.inspect": swarmed,
-	"secret.update": swarmed, "config.list": swarmed, "config.create": swarmed,
-	"config.delete": swarmed, "config.inspect": swarmed, "config.update": swarmed,
+	"swarm.init": ownSwarm, "swarm.join": ownSwarm, "swarm.leave": ownSwarm,
+	"swarm.inspect": ownSwarm, "swarm.unlockkey": ownSwarm, "swarm.update": ownSwarm,
+	"swarm.unlock": ownSwarm, "service.list": ownSwarm, "service.inspect": ownSwarm,
+	"service.create": ownSwarm, "service.update": ownSwarm, "service.delete": ownSwarm,
+	"service.logs": ownSwarm, "node.list": ownSwarm, "node.inspect": ownSwarm,
+	"node.delete": ownSwarm, "node.update": ownSwarm, "task.list": ownSwarm,
+	"task.inspect": ownSwarm, "task.logs": ownSwarm, "secret.list": ownSwarm,
+	"secret.create": ownSwarm, "secret.delete": ownSwarm, "secret.inspect": ownSwarm,
+	"secret.update": ownSwarm, "config.list": ownSwarm, "config.create": ownSwarm,
+	"config.delete": ownSwarm, "config.inspect": ownSwarm, "config.update": ownSwarm,
 
 	// Plugins are the daemon's: reading passes, changing is an admin's.
-	"plugin.list": pass, "plugin.inspect": pass, "plugin.privileges": pass,
-	"plugin.inspect.legacy": pass, "plugin.delete": admin, "plugin.enable": admin,
-	"plugin.disable": admin, "plugin.pull": admin, "plugin.push": admin,
-	"plugin.upgrade": admin, "plugin.set": admin, "plugin.create": admin,
+	"plugin.list": ownPass, "plugin.inspect": ownPass, "plugin.privileges": ownPass,
+	"plugin.inspect.legacy": ownPass, "plugin.delete": ownAdmin, "plugin.enable": ownAdmin,
+	"plugin.disable": ownAdmin, "plugin.pull": ownAdmin, "plugin.push": ownAdmin,
+	"plugin.upgrade": ownAdmin, "plugin.set": ownAdmin, "plugin.create": ownAdmin,
 }

@@ -13,7 +13,7 @@ import (
 
 // labelsOf decodes a rewritten create body as dockerd does and returns
 // the labels the container would get.
-func labelsOf(t *testing.T, route string, body *string) map[string]string {
+func ownerLabelsOf(t *testing.T, route string, body *string) map[string]string {
 	t.Helper()
 	if body == nil {
 		t.Fatal("no body")
@@ -34,8 +34,8 @@ func labelsOf(t *testing.T, route string, body *string) map[string]string {
 }
 
 func TestOwnerStampsCreateBodies(t *testing.T) {
-	h := ownerHook(t, newFakeDocker(), nil)
-	mine := map[string]string{DefaultOwnerLabel: bob}
+	h := ownerHook(t, newOwnerFakeDaemon(), nil)
+	mine := map[string]string{DefaultOwnerLabel: ownerBob}
 	with := func(kv ...string) map[string]string {
 		m := maps.Clone(mine)
 		for i := 0; i < len(kv); i += 2 {
@@ -61,11 +61,11 @@ func TestOwnerStampsCreateBodies(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r := run(t, h, uid(1000), "POST", "/v1.41/containers/create?name=web", c.body).must(t)
+			r := ownerRun(t, h, ownerUID(1000), "POST", "/v1.41/containers/create?name=web", c.body).must(t)
 			if r.Request != "/v1.41/containers/create?name=web" || r.Method != "POST" {
 				t.Errorf("request moved: %s %s", r.Method, r.Request)
 			}
-			if got := labelsOf(t, "container.create", r.Body); !reflect.DeepEqual(got, c.want) {
+			if got := ownerLabelsOf(t, "container.create", r.Body); !reflect.DeepEqual(got, c.want) {
 				t.Errorf("dockerd would label %v, want %v (body %s)", got, c.want, *r.Body)
 			}
 			if c.keep != "" && !strings.Contains(*r.Body, c.keep) {
@@ -84,33 +84,33 @@ func TestOwnerStampsCreateBodies(t *testing.T) {
 		{"/v1.41/volumes/create", `{"Name":"newvol","labels":{"a":"1"},"DriverOpts":{}}`},
 		{"/v1.41/networks/create", `{"Name":"newnet","Labels":{"a":"1"},"CheckDuplicate":true}`},
 	} {
-		r := run(t, h, uid(1000), "POST", c.request, c.body).must(t)
-		if got := labelsOf(t, "", r.Body); !reflect.DeepEqual(got, with("a", "1")) {
+		r := ownerRun(t, h, ownerUID(1000), "POST", c.request, c.body).must(t)
+		if got := ownerLabelsOf(t, "", r.Body); !reflect.DeepEqual(got, with("a", "1")) {
 			t.Errorf("%s: labels %v", c.request, got)
 		}
 	}
 }
 
 func TestOwnerRefusesUnlabellableCreates(t *testing.T) {
-	h := ownerHook(t, newFakeDocker(), nil)
+	h := ownerHook(t, newOwnerFakeDaemon(), nil)
 	for _, c := range []struct{ name, body, want string }{
 		{"not JSON", `{"Image":`, "not JSON"},
 		{"data after the value", `{"Image":"x"} {"Labels":{}}`, "after its JSON value"},
 		{"not an object", `null`, "not a JSON object"},
 		{"labels of the wrong type", `{"Labels":["a"]}`, "not JSON"},
 	} {
-		o := run(t, h, uid(1000), "POST", "/v1.41/containers/create", c.body)
+		o := ownerRun(t, h, ownerUID(1000), "POST", "/v1.41/containers/create", c.body)
 		if o.status != 400 || !strings.Contains(o.message, c.want) || !strings.HasPrefix(o.message, "owner: ") {
 			t.Errorf("%s: %d %q", c.name, o.status, o.message)
 		}
 	}
-	if o := run(t, h, uid(1000), "POST", "/v1.41/volumes/create"); o.status != 400 {
+	if o := ownerRun(t, h, ownerUID(1000), "POST", "/v1.41/volumes/create"); o.status != 400 {
 		t.Errorf("a volume create without a body: %+v", o)
 	}
 }
 
 // filtersOf is the filters a rewritten list call gives Docker.
-func filtersOf(t *testing.T, r *powerstrip.ClientRequest) (map[string]map[string]bool, url.Values) {
+func ownerFiltersOf(t *testing.T, r *powerstrip.ClientRequest) (map[string]map[string]bool, url.Values) {
 	t.Helper()
 	_, raw, _ := strings.Cut(r.Request, "?")
 	q, err := url.ParseQuery(raw)
@@ -120,7 +120,7 @@ func filtersOf(t *testing.T, r *powerstrip.ClientRequest) (map[string]map[string
 	if len(q["filters"]) != 1 {
 		t.Fatalf("filters %q", q["filters"])
 	}
-	f, err := parseFilters(q.Get("filters"))
+	f, err := ownerParseFilters(q.Get("filters"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func filtersOf(t *testing.T, r *powerstrip.ClientRequest) (map[string]map[string
 }
 
 func TestOwnerFiltersLists(t *testing.T) {
-	h := ownerHook(t, newFakeDocker(), nil)
+	h := ownerHook(t, newOwnerFakeDaemon(), nil)
 	mine := "org.powerstrip.owner=uid:1000"
 	cases := []struct {
 		name, query string
@@ -148,8 +148,8 @@ func TestOwnerFiltersLists(t *testing.T) {
 	for _, c := range cases {
 		for _, route := range []string{"GET /v1.41/containers/json", "GET /v1.41/volumes", "GET /v1.41/networks", "GET /v1.41/events", "POST /v1.41/containers/prune"} {
 			method, path, _ := strings.Cut(route, " ")
-			r := run(t, h, uid(1000), method, path+"?"+c.query).must(t)
-			got, q := filtersOf(t, r)
+			r := ownerRun(t, h, ownerUID(1000), method, path+"?"+c.query).must(t)
+			got, q := ownerFiltersOf(t, r)
 			if !reflect.DeepEqual(got, c.want) {
 				t.Errorf("%s %s: filters %v, want %v", c.name, route, got, c.want)
 			}
@@ -158,14 +158,14 @@ func TestOwnerFiltersLists(t *testing.T) {
 			}
 		}
 	}
-	o := run(t, h, uid(1000), "GET", "/v1.41/containers/json?filters=%7Bnot")
+	o := ownerRun(t, h, ownerUID(1000), "GET", "/v1.41/containers/json?filters=%7Bnot")
 	if o.status != 400 || !strings.Contains(o.message, "filters") {
 		t.Errorf("malformed filters: %+v", o)
 	}
 }
 
 func TestOwnerObjects(t *testing.T) {
-	d := newFakeDocker()
+	d := newOwnerFakeDaemon()
 	h := ownerHook(t, d, nil)
 	cases := []struct {
 		name, method, request, body string
@@ -174,32 +174,32 @@ func TestOwnerObjects(t *testing.T) {
 		message                     string // of the refusal
 		to                          string // the request rewritten to, if it is
 	}{
-		{"another's container", "GET", "/v1.41/containers/alicebox/json", "", uid(1000), 404, "No such container: alicebox (owner: not among the caller's containers)", ""},
-		{"no such container reads the same", "GET", "/v1.41/containers/ghost/json", "", uid(1000), 404, "No such container: ghost (owner: not among the caller's containers)", ""},
-		{"an unlabelled container is no one's", "POST", "/v1.41/containers/nobody/start", "", uid(1000), 404, "No such container: nobody", ""},
-		{"one's own, pinned to its ID", "POST", "/v1.41/containers/bobbox/stop?t=1", "", uid(1000), 0, "", "/v1.41/containers/" + bobID + "/stop?t=1"},
-		{"an ID prefix, pinned", "DELETE", "/containers/bbbb2222?force=1", "", uid(1000), 0, "", "/containers/" + bobID + "?force=1"},
-		{"the owner of the other", "GET", "/v1.41/containers/alicebox/logs?follow=1", "", uid(0), 0, "", "/v1.41/containers/" + aliceID + "/logs?follow=1"},
-		{"a checkpoint's container", "DELETE", "/v1.41/containers/alicebox/checkpoints/c1", "", uid(1000), 404, "No such container: alicebox", ""},
-		{"an exec in another's container", "POST", "/v1.41/exec/e1/start", `{"Detach":false}`, uid(1000), 404, "No such exec instance: e1", ""},
-		{"an exec in one's own", "POST", "/v1.41/exec/e2/resize?h=1&w=1", "", uid(1000), 0, "", ""},
-		{"another's volume", "DELETE", "/v1.41/volumes/alicevol", "", uid(1000), 404, "get alicevol: no such volume", ""},
-		{"one's own volume", "GET", "/v1.41/volumes/bobvol", "", uid(1000), 0, "", ""},
-		{"another's network", "GET", "/v1.41/networks/alicenet", "", uid(1000), 404, "network alicenet not found", ""},
-		{"a shared network", "GET", "/v1.41/networks/bridge", "", uid(1000), 0, "", "/v1.41/networks/n1"},
-		{"connecting another's container to one's network", "POST", "/v1.41/networks/bobnet/connect", `{"Container":"alicebox"}`, uid(1000), 404, "No such container: alicebox", ""},
-		{"connecting one's container to a shared network", "POST", "/v1.41/networks/bridge/connect", `{"container":"bobbox"}`, uid(1000), 0, "", "/v1.41/networks/n1/connect"},
-		{"committing another's container", "POST", "/v1.41/commit?container=alicebox&repo=x", "", uid(1000), 404, "No such container: alicebox", ""},
-		{"building in another's network namespace", "POST", "/v1.41/build?networkmode=container:alicebox", "", uid(1000), 404, "No such container: alicebox", ""},
-		{"an old start's host config naming another's container", "POST", "/v1.20/containers/bobbox/start", `{"VolumesFrom":["alicebox"]}`, uid(1000), 404, "No such container: alicebox", ""},
+		{"another's container", "GET", "/v1.41/containers/alicebox/json", "", ownerUID(1000), 404, "No such container: alicebox (owner: not among the caller's containers)", ""},
+		{"no such container reads the same", "GET", "/v1.41/containers/ghost/json", "", ownerUID(1000), 404, "No such container: ghost (owner: not among the caller's containers)", ""},
+		{"an unlabelled container is no one's", "POST", "/v1.41/containers/nobody/start", "", ownerUID(1000), 404, "No such container: nobody", ""},
+		{"one's own, pinned to its ID", "POST", "/v1.41/containers/bobbox/stop?t=1", "", ownerUID(1000), 0, "", "/v1.41/containers/" + ownerBobID + "/stop?t=1"},
+		{"an ID prefix, pinned", "DELETE", "/containers/bbbb2222?force=1", "", ownerUID(1000), 0, "", "/containers/" + ownerBobID + "?force=1"},
+		{"the owner of the other", "GET", "/v1.41/containers/alicebox/logs?follow=1", "", ownerUID(0), 0, "", "/v1.41/containers/" + ownerAliceID + "/logs?follow=1"},
+		{"a checkpoint's container", "DELETE", "/v1.41/containers/alicebox/checkpoints/c1", "", ownerUID(1000), 404, "No such container: alicebox", ""},
+		{"an exec in another's container", "POST", "/v1.41/exec/e1/start", `{"Detach":false}`, ownerUID(1000), 404, "No such exec instance: e1", ""},
+		{"an exec in one's own", "POST", "/v1.41/exec/e2/resize?h=1&w=1", "", ownerUID(1000), 0, "", ""},
+		{"another's volume", "DELETE", "/v1.41/volumes/alicevol", "", ownerUID(1000), 404, "get alicevol: no such volume", ""},
+		{"one's own volume", "GET", "/v1.41/volumes/bobvol", "", ownerUID(1000), 0, "", ""},
+		{"another's network", "GET", "/v1.41/networks/alicenet", "", ownerUID(1000), 404, "network alicenet not found", ""},
+		{"a shared network", "GET", "/v1.41/networks/bridge", "", ownerUID(1000), 0, "", "/v1.41/networks/n1"},
+		{"connecting another's container to one's network", "POST", "/v1.41/networks/bobnet/connect", `{"Container":"alicebox"}`, ownerUID(1000), 404, "No such container: alicebox", ""},
+		{"connecting one's container to a shared network", "POST", "/v1.41/networks/bridge/connect", `{"container":"bobbox"}`, ownerUID(1000), 0, "", "/v1.41/networks/n1/connect"},
+		{"committing another's container", "POST", "/v1.41/commit?container=alicebox&repo=x", "", ownerUID(1000), 404, "No such container: alicebox", ""},
+		{"building in another's network namespace", "POST", "/v1.41/build?networkmode=container:alicebox", "", ownerUID(1000), 404, "No such container: alicebox", ""},
+		{"an old start's host config naming another's container", "POST", "/v1.20/containers/bobbox/start", `{"VolumesFrom":["alicebox"]}`, ownerUID(1000), 404, "No such container: alicebox", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			var o outcome
+			var o ownerOutcome
 			if c.body != "" {
-				o = run(t, h, c.caller, c.method, c.request, c.body)
+				o = ownerRun(t, h, c.caller, c.method, c.request, c.body)
 			} else {
-				o = run(t, h, c.caller, c.method, c.request)
+				o = ownerRun(t, h, c.caller, c.method, c.request)
 			}
 			if o.status != c.status || !strings.HasPrefix(o.message, c.message) {
 				t.Fatalf("got %d %q, want %d %q", o.status, o.message, c.status, c.message)
@@ -217,13 +217,13 @@ func TestOwnerObjects(t *testing.T) {
 }
 
 func TestOwnerCreateReferences(t *testing.T) {
-	d := newFakeDocker()
+	d := newOwnerFakeDaemon()
 	h := ownerHook(t, d, nil)
 	refused := map[string]string{
 		`{"Image":"x","HostConfig":{"VolumesFrom":["alicebox:ro"]}}`:                                  "No such container: alicebox",
 		`{"Image":"x","HostConfig":{"Links":["/alicebox:/web/db"]}}`:                                  "No such container: alicebox",
 		`{"Image":"x","HostConfig":{"NetworkMode":"container:alicebox"}}`:                             "No such container: alicebox",
-		`{"Image":"x","HostConfig":{"PidMode":"container:` + aliceID[:12] + `"}}`:                     "No such container: " + aliceID[:12],
+		`{"Image":"x","HostConfig":{"PidMode":"container:` + ownerAliceID[:12] + `"}}`:                "No such container: " + ownerAliceID[:12],
 		`{"Image":"x","HostConfig":{"IpcMode":"container:alicebox"}}`:                                 "No such container: alicebox",
 		`{"Image":"x","HostConfig":{"NetworkMode":"alicenet"}}`:                                       "network alicenet not found",
 		`{"Image":"x","NetworkingConfig":{"EndpointsConfig":{"alicenet":{}}}}`:                        "network alicenet not found",
@@ -233,7 +233,7 @@ func TestOwnerCreateReferences(t *testing.T) {
 		`{"Image":"x","VolumesFrom":["alicebox"]}`: "No such container: alicebox",
 	}
 	for body, want := range refused {
-		if o := run(t, h, uid(1000), "POST", "/v1.41/containers/create", body); o.status != 404 || !strings.HasPrefix(o.message, want) {
+		if o := ownerRun(t, h, ownerUID(1000), "POST", "/v1.41/containers/create", body); o.status != 404 || !strings.HasPrefix(o.message, want) {
 			t.Errorf("%s: %d %q, want 404 %q", body, o.status, o.message, want)
 		}
 	}
@@ -244,25 +244,25 @@ func TestOwnerCreateReferences(t *testing.T) {
 		`{"Image":"x","HostConfig":{"Binds":["freshvol:/d"]}}`,
 	}
 	for _, body := range allowed {
-		r := run(t, h, uid(1000), "POST", "/v1.41/containers/create", body).must(t)
-		if got := labelsOf(t, "container.create", r.Body)[DefaultOwnerLabel]; got != bob {
+		r := ownerRun(t, h, ownerUID(1000), "POST", "/v1.41/containers/create", body).must(t)
+		if got := ownerLabelsOf(t, "container.create", r.Body)[DefaultOwnerLabel]; got != ownerBob {
 			t.Errorf("%s: owner %q", body, got)
 		}
 	}
 	// The named volume a create mounts is made first, as the caller's.
-	if v, ok := d.volume("freshvol"); !ok || v.Owner != bob {
+	if v, ok := d.volume("freshvol"); !ok || v.Owner != ownerBob {
 		t.Errorf("freshvol: %+v %v", v, ok)
 	}
-	if o := run(t, h, uid(1000), "POST", "/v1.41/volumes/create", `{"Name":"alicevol"}`); o.status != 409 {
+	if o := ownerRun(t, h, ownerUID(1000), "POST", "/v1.41/volumes/create", `{"Name":"alicevol"}`); o.status != 409 {
 		t.Errorf("a volume create of another's name: %+v", o)
 	}
 }
 
 func TestOwnerCallersAndRoutes(t *testing.T) {
-	h := ownerHook(t, newFakeDocker(), map[string]powerstrip.PolicyOption{
+	h := ownerHook(t, newOwnerFakeDaemon(), map[string]powerstrip.PolicyOption{
 		"admins": {Values: []string{"uid:7", "tls:CN=root"}, List: true},
 	})
-	alice := &powerstrip.Caller{TLSSubject: "CN=alice,O=ops"}
+	ownerAlice := &powerstrip.Caller{TLSSubject: "CN=alice,O=ops"}
 	cases := []struct {
 		name    string
 		caller  *powerstrip.Caller
@@ -272,26 +272,26 @@ func TestOwnerCallersAndRoutes(t *testing.T) {
 	}{
 		{"no caller", nil, "GET", "/_ping", 403},
 		{"a caller with neither uid nor subject", &powerstrip.Caller{}, "GET", "/_ping", 403},
-		{"ping", uid(1000), "GET", "/_ping", 0},
-		{"an admin's list passes unchanged", uid(7), "GET", "/v1.41/containers/json", 0},
+		{"ping", ownerUID(1000), "GET", "/_ping", 0},
+		{"an admin's list passes unchanged", ownerUID(7), "GET", "/v1.41/containers/json", 0},
 		{"an admin by subject", &powerstrip.Caller{TLSSubject: "CN=root"}, "DELETE", "/v1.41/images/busybox", 0},
-		{"deleting a shared image", uid(1000), "DELETE", "/v1.41/images/busybox", 403},
-		{"pruning images", alice, "POST", "/v1.41/images/prune", 403},
-		{"disk usage lists every user's objects", uid(1000), "GET", "/v1.41/system/df", 403},
-		{"swarm services", uid(1000), "GET", "/v1.41/services", 403},
-		{"libpod", uid(1000), "GET", "/v4.0.0/libpod/containers/json", 403},
-		{"a path no route has", uid(1000), "GET", "/v1.41/nothing/here", 404},
-		{"pulling", uid(1000), "POST", "/v1.41/images/create?fromImage=busybox", 0},
+		{"deleting a shared image", ownerUID(1000), "DELETE", "/v1.41/images/busybox", 403},
+		{"pruning images", ownerAlice, "POST", "/v1.41/images/prune", 403},
+		{"disk usage lists every user's objects", ownerUID(1000), "GET", "/v1.41/system/df", 403},
+		{"swarm services", ownerUID(1000), "GET", "/v1.41/services", 403},
+		{"libpod", ownerUID(1000), "GET", "/v4.0.0/libpod/containers/json", 403},
+		{"a path no route has", ownerUID(1000), "GET", "/v1.41/nothing/here", 404},
+		{"pulling", ownerUID(1000), "POST", "/v1.41/images/create?fromImage=busybox", 0},
 	}
 	for _, c := range cases {
-		o := run(t, h, c.caller, c.method, c.request)
+		o := ownerRun(t, h, c.caller, c.method, c.request)
 		if o.status != c.status || o.request != nil || c.status != 0 && !strings.HasPrefix(o.message, "owner: ") {
 			t.Errorf("%s: %+v, want %d", c.name, o, c.status)
 		}
 	}
 	// A form body would override the query Docker reads the filters from.
 	req := powerstrip.ClientRequest{Method: "POST", Request: "/v1.41/containers/prune", Headers: map[string][]string{"Content-Type": {"application/x-www-form-urlencoded"}}}
-	o, err := h.ServeHook(t.Context(), &powerstrip.HookRequest{Type: powerstrip.PreHook, ClientRequest: req, Caller: uid(1000), BodyUnseen: true})
+	o, err := h.ServeHook(t.Context(), &powerstrip.HookRequest{Type: powerstrip.PreHook, ClientRequest: req, Caller: ownerUID(1000), BodyUnseen: true})
 	if err == nil || !strings.Contains(err.Error(), "form-encoded") {
 		t.Errorf("a form-encoded prune: %v %v", o, err)
 	}
@@ -301,18 +301,18 @@ func TestOwnerKeys(t *testing.T) {
 	both := &powerstrip.Caller{UID: new(uint32), TLSSubject: "CN=alice"}
 	*both.UID = 1000
 	for key, want := range map[string]string{"auto": "uid:1000", "uid": "uid:1000", "tls": "tls:CN=alice"} {
-		h := ownerHook(t, newFakeDocker(), map[string]powerstrip.PolicyOption{"key": {Values: []string{key}}})
-		r := run(t, h, both, "POST", "/v1.41/volumes/create", `{}`).must(t)
-		if got := labelsOf(t, "", r.Body)[DefaultOwnerLabel]; got != want {
+		h := ownerHook(t, newOwnerFakeDaemon(), map[string]powerstrip.PolicyOption{"key": {Values: []string{key}}})
+		r := ownerRun(t, h, both, "POST", "/v1.41/volumes/create", `{}`).must(t)
+		if got := ownerLabelsOf(t, "", r.Body)[DefaultOwnerLabel]; got != want {
 			t.Errorf("key %s: owner %q, want %q", key, got, want)
 		}
 	}
-	h := ownerHook(t, newFakeDocker(), map[string]powerstrip.PolicyOption{"key": {Values: []string{"tls"}}, "label": {Values: []string{"team.owner"}}})
-	if o := run(t, h, uid(1000), "GET", "/_ping"); o.status != 403 || !strings.Contains(o.message, "no identity") {
+	h := ownerHook(t, newOwnerFakeDaemon(), map[string]powerstrip.PolicyOption{"key": {Values: []string{"tls"}}, "label": {Values: []string{"team.owner"}}})
+	if o := ownerRun(t, h, ownerUID(1000), "GET", "/_ping"); o.status != 403 || !strings.Contains(o.message, "no identity") {
 		t.Errorf("key tls, a uid caller: %+v", o)
 	}
-	r := run(t, h, &powerstrip.Caller{TLSSubject: "CN=bob"}, "GET", "/volumes").must(t)
-	if f, _ := filtersOf(t, r); !f["label"]["team.owner=tls:CN=bob"] {
+	r := ownerRun(t, h, &powerstrip.Caller{TLSSubject: "CN=bob"}, "GET", "/volumes").must(t)
+	if f, _ := ownerFiltersOf(t, r); !f["label"]["team.owner=tls:CN=bob"] {
 		t.Errorf("label option: %v", f)
 	}
 }
@@ -325,7 +325,7 @@ func TestOwnerOptions(t *testing.T) {
 		"other":  {"allow": {Values: []string{"x"}}},
 	}
 	for name, opts := range bad {
-		_, err := New().CompilePolicy("owner", powerstrip.PolicySettings{Builtin: "owner", Options: opts}, powerstrip.PolicyEnv{Docker: tripper{}})
+		_, err := New().CompilePolicy("owner", powerstrip.PolicySettings{Builtin: "owner", Options: opts}, powerstrip.PolicyEnv{Docker: ownerTripper{}})
 		if err == nil || !strings.Contains(err.Error(), `adapter "owner"`) {
 			t.Errorf("%s: %v", name, err)
 		}
@@ -344,7 +344,7 @@ func TestOwnerRoutesCoverTheTable(t *testing.T) {
 		if _, ok := ownerRoutes[r.Name]; !ok {
 			t.Errorf("route %s has no treatment", r.Name)
 		}
-		if ownerRoutes[r.Name].act == actObject && !strings.Contains(r.Path, "{") {
+		if ownerRoutes[r.Name].act == ownActObject && !strings.Contains(r.Path, "{") {
 			t.Errorf("route %s names no object", r.Name)
 		}
 	}
@@ -364,7 +364,7 @@ func TestPathObject(t *testing.T) {
 		{"/networks/{id:.+}", "/v1.41/networks/n", "1.41", "n", "/v1.41/networks/ID"},
 	}
 	for _, c := range cases {
-		name, rebuild, ok := pathObject(c.template, c.path, c.version)
+		name, rebuild, ok := ownerPathObject(c.template, c.path, c.version)
 		if !ok || name != c.name || rebuild("ID") != c.rebuilt {
 			t.Errorf("%s %s: %q %v", c.template, c.path, name, ok)
 		}
