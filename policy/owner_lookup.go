@@ -137,6 +137,10 @@ func ownerDaemonMessage(text []byte) string {
 // not. A daemon's refusal other than 404 (an ambiguous ID prefix) is a
 // denial with the daemon's status and message; other failures are errors.
 func (oc *ownerCall) owned(ctx context.Context, k *ownedKind, name string) (obj *ownedInspect, deny *verdict, err error) {
+	if name == "" {
+		v := oc.notFound(k, name) // an empty name would make another path
+		return nil, &v, nil
+	}
 	obj, found, err := oc.p.lookup(ctx, k, name)
 	var le *ownerLookupError
 	if errors.As(err, &le) {

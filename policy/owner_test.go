@@ -189,6 +189,7 @@ func TestOwnerObjects(t *testing.T) {
 		{"a shared network", "GET", "/v1.41/networks/bridge", "", ownerUID(1000), 0, "", "/v1.41/networks/n1"},
 		{"connecting another's container to one's network", "POST", "/v1.41/networks/bobnet/connect", `{"Container":"alicebox"}`, ownerUID(1000), 404, "No such container: alicebox", ""},
 		{"connecting one's container to a shared network", "POST", "/v1.41/networks/bridge/connect", `{"container":"bobbox"}`, ownerUID(1000), 0, "", "/v1.41/networks/n1/connect"},
+		{"connecting no container", "POST", "/v1.41/networks/bobnet/connect", `{}`, ownerUID(1000), 404, "No such container: ", ""},
 		{"committing another's container", "POST", "/v1.41/commit?container=alicebox&repo=x", "", ownerUID(1000), 404, "No such container: alicebox", ""},
 		{"building in another's network namespace", "POST", "/v1.41/build?networkmode=container:alicebox", "", ownerUID(1000), 404, "No such container: alicebox", ""},
 		{"an old start's host config naming another's container", "POST", "/v1.20/containers/bobbox/start", `{"VolumesFrom":["alicebox"]}`, ownerUID(1000), 404, "No such container: alicebox", ""},
