@@ -78,10 +78,10 @@ func TestImagePatterns(t *testing.T) {
 
 // imagesDaemon holds busybox (allowed) and evil, whose IDs begin 3f57 and
 // dead: "dead" also reads as the name docker.io/library/dead.
-func imagesDaemon() fakeDaemon {
+func imagesDaemon() lookupDaemon {
 	bb := map[string]any{"Id": busyboxID, "RepoTags": []string{"busybox:latest", "busybox:1.36"}, "RepoDigests": []string{"busybox@" + digestA}}
 	evil := map[string]any{"Id": evilID, "RepoTags": []string{"evil:latest"}}
-	return fakeDaemon{
+	return lookupDaemon{
 		"/images/busybox/json":                   bb,
 		"/images/busybox:latest/json":            bb,
 		"/images/busybox:1.36/json":              bb,
@@ -157,7 +157,7 @@ func TestImagesCalls(t *testing.T) {
 			if tc.body != "" {
 				body = str(tc.body)
 			}
-			if got := verdictOf(t, h, testCall{request: tc.request, body: body}); got != tc.want {
+			if got := refusalOf(t, h, testCall{request: tc.request, body: body}); got != tc.want {
 				t.Errorf("got  %q\nwant %q", got, tc.want)
 			}
 		})
@@ -178,22 +178,22 @@ func TestImagesLocalAllowed(t *testing.T) {
 		// A pull's form body would override fromImage: unseen, refused.
 		{testCall{request: "/v1.41/images/create?fromImage=busybox&tag=1", unseen: true}, "images: the body cannot be checked, so the call is refused: " + errBodyUnseen.Error()},
 	} {
-		if got := verdictOf(t, h, tc.call); got != tc.want {
+		if got := refusalOf(t, h, tc.call); got != tc.want {
 			t.Errorf("%s: got %q, want %q", tc.call.request, got, tc.want)
 		}
 	}
 }
 
 func TestImagesLookupFailure(t *testing.T) {
-	h := compileBuiltinForTest(t, "images", map[string][]string{"allow": {"busybox"}}, powerstrip.PolicyEnv{Docker: fakeDaemon{"/images/busybox/json": errTestDaemon}})
-	got := verdictOf(t, h, testCall{request: "/v1.41/containers/create", body: str(`{"Image":"busybox"}`)})
+	h := compileBuiltinForTest(t, "images", map[string][]string{"allow": {"busybox"}}, powerstrip.PolicyEnv{Docker: lookupDaemon{"/images/busybox/json": errTestDaemon}})
+	got := refusalOf(t, h, testCall{request: "/v1.41/containers/create", body: str(`{"Image":"busybox"}`)})
 	want := `images: cannot look up image busybox, so it is not allowed: GET /images/busybox/json: the daemon answered 500 {"message":"daemon down"} (Config.Image)`
 	if got != want {
 		t.Errorf("got %q\nwant %q", got, want)
 	}
 	// Without a daemon to ask, every lookup fails closed.
 	h = compileBuiltinForTest(t, "images", map[string][]string{"allow": {"busybox"}}, powerstrip.PolicyEnv{})
-	if got := verdictOf(t, h, testCall{request: "/v1.41/containers/create", body: str(`{"Image":"busybox"}`)}); !strings.Contains(got, "no connection to the daemon") {
+	if got := refusalOf(t, h, testCall{request: "/v1.41/containers/create", body: str(`{"Image":"busybox"}`)}); !strings.Contains(got, "no connection to the daemon") {
 		t.Errorf("no daemon: %q", got)
 	}
 }

@@ -12,11 +12,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"time"
 )
 
-// lookupTimeout bounds one lookup, within the hook's own deadline.
-const lookupTimeout = 10 * time.Second
 
 // maxLookupBody bounds an inspect answer read; inspect answers are small.
 const maxLookupBody = 8 << 20

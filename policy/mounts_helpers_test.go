@@ -12,11 +12,11 @@ import (
 	"github.com/powerstrip-go/powerstrip"
 )
 
-// fakeDaemon answers a policy's lookups: a path's JSON value, 404 for a
+// lookupDaemon answers a policy's lookups: a path's JSON value, 404 for a
 // path it does not hold, and 500 for a value that is an error.
-type fakeDaemon map[string]any
+type lookupDaemon map[string]any
 
-func (f fakeDaemon) RoundTrip(r *http.Request) (*http.Response, error) {
+func (f lookupDaemon) RoundTrip(r *http.Request) (*http.Response, error) {
 	v, ok := f[r.URL.Path]
 	status, body := http.StatusOK, []byte(nil)
 	switch e := v.(type) {
@@ -62,9 +62,9 @@ type testCall struct {
 // str is a body.
 func str(s string) *string { return &s }
 
-// verdictOf runs a pre-hook call and returns the message it was refused
+// refusalOf runs a pre-hook call and returns the message it was refused
 // with, or "" when it passed unchanged.
-func verdictOf(t *testing.T, h powerstrip.Hook, c testCall) string {
+func refusalOf(t *testing.T, h powerstrip.Hook, c testCall) string {
 	t.Helper()
 	if c.method == "" {
 		c.method = http.MethodPost

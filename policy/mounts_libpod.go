@@ -13,9 +13,9 @@ import (
 	"strings"
 )
 
-// libpodSpec are the fields of a libpod container or pod spec that name
+// libpodMountSpec are the fields of a libpod container or pod spec that name
 // host paths, volumes or images (pkg/specgen: specgen.go, podspecgen.go).
-type libpodSpec struct {
+type libpodMountSpec struct {
 	Image        string `json:"image"`
 	RawImageName string `json:"raw_image_name"`
 	InfraImage   string `json:"infra_image"`
@@ -44,8 +44,8 @@ type libpodSpec struct {
 
 // decodeLibpod decodes a libpod create's body as Podman does. A body
 // Podman could not decode is an error: it would refuse it too.
-func decodeLibpod(c *Call) (*libpodSpec, error) {
-	var s libpodSpec
+func decodeLibpod(c *Call) (*libpodMountSpec, error) {
+	var s libpodMountSpec
 	if c.request == nil || c.request.Body == nil {
 		return &s, nil
 	}

@@ -14,8 +14,8 @@ import (
 )
 
 // mountsDaemon holds volumes and containers made before the policy.
-func mountsDaemon() fakeDaemon {
-	return fakeDaemon{
+func mountsDaemon() lookupDaemon {
+	return lookupDaemon{
 		"/volumes/etcvol":  volume.Volume{Name: "etcvol", Driver: "local", Options: map[string]string{"type": "none", "o": "bind", "device": "/etc"}},
 		"/volumes/datavol": volume.Volume{Name: "datavol", Driver: "local", Options: map[string]string{"type": "none", "o": "bind", "device": "/srv/data/v"}},
 		"/volumes/plain":   volume.Volume{Name: "plain", Driver: "local"},
@@ -104,7 +104,7 @@ func TestBindMountsBodies(t *testing.T) {
 		{"libpod pod", "/v4.0.0/libpod/pods/create", `{"name":"p","mounts":[{"destination":"/x","type":"bind","source":"/etc"}]}`, notAllowed("/etc", "mounts")},
 		{"libpod volume create", "/v4.0.0/libpod/volumes/create", `{"Name":"v","Driver":"local","Options":{"type":"none","o":"bind","device":"/etc"}}`, boundBy("the new volume", "/etc", "Options")},
 		{"libpod volume create, key case", "/v4.0.0/libpod/volumes/create", `{"options":{"Device":"/etc","O":"bind","TYPE":"none"}}`, boundBy("the new volume", "/etc", "Options")},
-		{"libpod spec Podman cannot read", "/v4.0.0/libpod/containers/create", `{"mounts":"/etc"}`, "bind-mounts: the body is not a spec Podman can read: json: cannot unmarshal string into Go struct field libpodSpec.mounts of type []struct { Type string \"json:\\\"type\\\"\"; Source string \"json:\\\"source\\\"\"; Options []string \"json:\\\"options\\\"\" }"},
+		{"libpod spec Podman cannot read", "/v4.0.0/libpod/containers/create", `{"mounts":"/etc"}`, "bind-mounts: the body is not a spec Podman can read: json: cannot unmarshal string into Go struct field libpodMountSpec.mounts of type []struct { Type string \"json:\\\"type\\\"\"; Source string \"json:\\\"source\\\"\"; Options []string \"json:\\\"options\\\"\" }"},
 		{"kube play", "/v4.0.0/libpod/play/kube", `{}`, "bind-mounts: the host paths of a Kubernetes YAML cannot be checked, so libpod.play.kube is refused"},
 		{"restore import", "/v4.0.0/libpod/containers/abc/restore?import=true", ``, "bind-mounts: the host paths of an imported checkpoint cannot be checked, so the restore is refused"},
 		{"restore in place", "/v4.0.0/libpod/containers/abc/restore?import=false", ``, ""},
@@ -114,7 +114,7 @@ func TestBindMountsBodies(t *testing.T) {
 			if tc.body != "" {
 				body = str(tc.body)
 			}
-			if got := verdictOf(t, h, testCall{request: tc.request, body: body}); got != tc.want {
+			if got := refusalOf(t, h, testCall{request: tc.request, body: body}); got != tc.want {
 				t.Errorf("got  %q\nwant %q", got, tc.want)
 			}
 		})
@@ -132,13 +132,13 @@ func TestBindMountsUnreadableBodies(t *testing.T) {
 		{request: "/v1.41/services/create", unseen: true},
 		{request: "/v4.0.0/libpod/containers/create", body: str(`{"image":`)},
 	} {
-		got := verdictOf(t, h, tc)
+		got := refusalOf(t, h, tc)
 		if !strings.HasPrefix(got, "bind-mounts: the body cannot be checked, so the call is refused: ") {
 			t.Errorf("%s %v: got %q", tc.request, tc.body != nil, got)
 		}
 	}
 	// Routes without a body to read pass whatever their framing.
-	if got := verdictOf(t, h, testCall{request: "/v1.41/containers/abc/restart"}); got != "" {
+	if got := refusalOf(t, h, testCall{request: "/v1.41/containers/abc/restart"}); got != "" {
 		t.Errorf("restart: %q", got)
 	}
 }
@@ -179,10 +179,10 @@ func TestBindMountsSymlinks(t *testing.T) {
 		{filepath.Join(via, "real"), "", "bind-mounts: " + filepath.Join(via, "real") + " is not an allowed host path (HostConfig.Binds)"},
 		{filepath.Join(allowed, "dangling"), "bind-mounts: " + filepath.Join(allowed, "dangling") + " cannot be resolved on this host, so it is not allowed: " + errDangling.Error() + " (HostConfig.Binds)", ""},
 	} {
-		if got := verdictOf(t, local, bind(tc.src)); got != tc.local {
+		if got := refusalOf(t, local, bind(tc.src)); got != tc.local {
 			t.Errorf("local %s:\ngot  %q\nwant %q", tc.src, got, tc.local)
 		}
-		if got := verdictOf(t, remote, bind(tc.src)); got != tc.remote {
+		if got := refusalOf(t, remote, bind(tc.src)); got != tc.remote {
 			t.Errorf("remote %s:\ngot  %q\nwant %q", tc.src, got, tc.remote)
 		}
 	}
