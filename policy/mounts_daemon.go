@@ -14,7 +14,6 @@ import (
 	"strings"
 )
 
-
 // maxLookupBody bounds an inspect answer read; inspect answers are small.
 const maxLookupBody = 8 << 20
 
