@@ -82,6 +82,22 @@ type verdict struct {
 	rewrite *powerstrip.ClientRequest
 }
 
+// scoped is a decider that rules on known routes only: globs over route
+// names and effects, as a route endpoint's.
+type scoped interface {
+	routes() []string
+}
+
+// Routes implements powerstrip.RouteScoped, so that New warns about the
+// routes of a policy its endpoints do not reach; nil for a policy that
+// rules wherever it is listed.
+func (h *hook) Routes() []string {
+	if s, ok := h.decider.(scoped); ok {
+		return s.routes()
+	}
+	return nil
+}
+
 // builtinFactory compiles one built-in policy from its options.
 type builtinFactory func(o options, env powerstrip.PolicyEnv) (decider, error)
 

@@ -27,6 +27,9 @@ type rulesPolicy struct {
 	name   string
 	rules  []*rule
 	logger *slog.Logger
+	// scope are the route globs of the rules, when every rule has some;
+	// nil when one applies wherever the policy is listed.
+	scope []string
 }
 
 // rule is one compiled rule.
@@ -36,6 +39,7 @@ type rule struct {
 	message string
 	action  string
 	routes  []*glob.Pattern
+	globs   []string // routes as written
 	program cel.Program
 	// body: the expression reads request.body, so on a call whose body
 	// could not be read it cannot be evaluated, and fails.
@@ -61,6 +65,7 @@ func compileRules(name string, rules []powerstrip.Rule, env powerstrip.PolicyEnv
 		}
 		p.rules = append(p.rules, cr)
 	}
+	p.scope = scopeOf(p.rules)
 	return p, nil
 }
 
@@ -94,8 +99,25 @@ func compileRule(env *cel.Env, n int, r powerstrip.Rule) (*rule, error) {
 			return nil, fmt.Errorf("route glob %q: %w", g, err)
 		}
 		cr.routes = append(cr.routes, cg)
+		cr.globs = append(cr.globs, g)
 	}
 	return cr, nil
+}
+
+// routes are the globs of every rule's routes, or nil when a rule has
+// none (see powerstrip.RouteScoped).
+func (p *rulesPolicy) routes() []string { return p.scope }
+
+// scopeOf is the union of the rules' routes, nil if one has none.
+func scopeOf(rules []*rule) []string {
+	var all []string
+	for _, r := range rules {
+		if len(r.globs) == 0 {
+			return nil
+		}
+		all = append(all, r.globs...)
+	}
+	return all
 }
 
 // readsBody reports whether a checked expression can read request.body:
