@@ -10,7 +10,10 @@
 #     path saves;
 #   - the real daemon's socket (GET /_ping) through HAProxy,
 #     httputil.ReverseProxy and Powerstrip (wrk speaks TCP only, so the
-#     daemon cannot be measured alone).
+#     daemon cannot be measured alone);
+#   - ten CEL rules on containers/create against an unhooked create, through
+#     the library against the real daemon (BenchmarkCreateWithRules), and
+#     the rules alone (BenchmarkRules).
 # Installs wrk, haproxy and nginx-light from Debian when missing; starts a
 # throwaway daemon as scripts/test.sh does. Loopback only; each wrk run is
 # bounded by -d. Usage: scripts/bench-http.sh [seconds per run, default 5]
@@ -161,3 +164,11 @@ echo
 echo "the metrics-on binary counted (powerstrip_calls_total):"
 python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' \
   "http://127.0.0.1:$psm_metrics_port/metrics" | grep '^powerstrip_calls_total' || true
+echo
+# Issue 14: ten CEL rules on containers/create against an unhooked create,
+# both through the library in the same run against the real daemon, and
+# the rules alone (body conversion and ten evaluations).
+echo "rules on containers/create (the real daemon; same run, alternating):"
+POWERSTRIP_TEST_DOCKER=$POWERSTRIP_TEST_DOCKER POWERSTRIP_TEST_IMAGE=$POWERSTRIP_TEST_IMAGE \
+  go test -run '^$' -bench '^(BenchmarkCreateWithRules|BenchmarkRules)$' -benchtime 40x ./policy/ |
+  awk '/^Benchmark/ { print "| " $0 " |" }'
