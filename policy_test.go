@@ -1,10 +1,9 @@
 package powerstrip
 
 import (
-	"context"
 	"encoding/json"
 	"log/slog"
-	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -224,8 +223,6 @@ func TestV1AdapterSeesNoBodyUnseen(t *testing.T) {
 			t.Errorf("a v1 adapter was sent BodyUnseen")
 		}
 	}
-	_ = context.Background
-	_ = http.MethodPost
 }
 
 type scopedCompiler struct{}
@@ -259,5 +256,26 @@ func TestPolicyCoverageWarning(t *testing.T) {
 		if want == "" && strings.Contains(got, "do not reach") || want != "" && !strings.Contains(got, "libpod.container.create") {
 			t.Errorf("%s: log %q, want %q", key, got, want)
 		}
+	}
+}
+
+// A remote adapter with any extension gets BodyUnseen and may answer
+// Warnings, as an in-process policy does.
+func TestRemoteAdapterBodyUnseenAndWarnings(t *testing.T) {
+	docker := newFakeDocker(t, jsonReply(201, `{"Id":"abc","Warnings":[]}`))
+	rec := &recorder{fn: func(*HookRequest) (*HookResponse, error) {
+		return &HookResponse{Warnings: []string{"remote: careful"}}, nil
+	}}
+	adapter := httptest.NewServer(NewAdapterHandler(rec))
+	t.Cleanup(adapter.Close)
+	srv := proxyFromYAML(t, "endpoints:\n  \"POST /*/containers/create\":\n    pre: [a]\nadapters:\n  a:\n    url: "+adapter.URL+"\n    extensions: [caller]\n",
+		WithUpstream(docker.upstream()))
+	got := do(t, srv, "POST", "/v1.41/containers/create", "text/plain", `{"Image":"x"}`)
+	if got.Code != 201 || got.Body != `{"Id":"abc","Warnings":["remote: careful"]}` {
+		t.Errorf("answer: %d %s", got.Code, got.Body)
+	}
+	reqs := rec.requests()
+	if len(reqs) != 1 || !reqs[0].BodyUnseen || reqs[0].PowerstripProtocolVersion != ProtocolVersionExtended {
+		t.Errorf("the adapter saw %+v", reqs)
 	}
 }
