@@ -102,6 +102,24 @@ func routeOf(method, canonicalPath string) (Route, bool) {
 // in the order they were registered, and the first match wins, which is
 // why a checkpoint's DELETE is not a container's.
 func routeOfQuery(method, canonicalPath, rawQuery string) (Route, bool) {
+	var found *Route
+	candidateRoutes(method, canonicalPath, func(c *compiledRoute) bool {
+		if c.Query != "" && !queryHas(rawQuery, c.Query) {
+			return true
+		}
+		found = &c.Route
+		return false
+	})
+	if found == nil {
+		return Route{}, false
+	}
+	return *found, true
+}
+
+// candidateRoutes calls yield, in router order, with each route whose
+// method and template a call matches, until yield returns false: the
+// routes under the path's first segment, not the whole table.
+func candidateRoutes(method, canonicalPath string, yield func(*compiledRoute) bool) {
 	t := routeTable()
 	p := stripVersion(canonicalPath)
 	key, rest, _ := strings.Cut(p, "/")
@@ -112,15 +130,10 @@ func routeOfQuery(method, canonicalPath, rawQuery string) (Route, bool) {
 	}
 	for _, i := range group[key] {
 		c := &t.routes[i]
-		if c.Method != method || !matchSegments(c.segments, p) {
-			continue
+		if c.Method == method && matchSegments(c.segments, p) && !yield(c) {
+			return
 		}
-		if c.Query != "" && !queryHas(rawQuery, c.Query) {
-			continue
-		}
-		return c.Route, true
 	}
-	return Route{}, false
 }
 
 // stripVersion drops the leading slash and the version segment, if any,
@@ -281,21 +294,7 @@ func matchRest(tail []segment, p string) bool {
 // none. A route endpoint must catch the call whatever its query says, so
 // it asks this rather than routeOfQuery. It stops when yield returns false.
 func reachableRoutes(method, canonicalPath string, yield func(*Route) bool) {
-	t := routeTable()
-	p := stripVersion(canonicalPath)
-	key, rest, _ := strings.Cut(p, "/")
-	group := t.docker
-	if key == "libpod" {
-		key, _, _ = strings.Cut(rest, "/")
-		group = t.libpod
-	}
-	for _, i := range group[key] {
-		c := &t.routes[i]
-		if c.Method != method || !matchSegments(c.segments, p) {
-			continue
-		}
-		if !yield(&c.Route) || c.Query == "" {
-			return
-		}
-	}
+	candidateRoutes(method, canonicalPath, func(c *compiledRoute) bool {
+		return yield(&c.Route) && c.Query != ""
+	})
 }
