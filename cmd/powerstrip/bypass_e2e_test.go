@@ -63,6 +63,30 @@ func rawCalls(t *testing.T, sock, req string, n int) []rawAnswer {
 
 func rawCall(t *testing.T, sock, req string) rawAnswer { return rawCalls(t, sock, req, 1)[0] }
 
+// rawCallBytewise writes req one byte per write, head and body alike, and
+// reads the answer: the proxy must judge the call it reassembles.
+func rawCallBytewise(t *testing.T, sock, req string) rawAnswer {
+	t.Helper()
+	conn, err := net.DialTimeout("unix", sock, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(60 * time.Second))
+	for i := 0; i < len(req); i++ {
+		if _, err := conn.Write([]byte{req[i]}); err != nil {
+			break // answered early; read what it said
+		}
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("bytewise %q: %v", excerptOf(req), err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return rawAnswer{resp.StatusCode, string(b)}
+}
+
 func excerptOf(s string) string {
 	if len(s) > 200 {
 		return s[:200] + "..."
@@ -293,6 +317,21 @@ func TestBypassCorpusSpellingAndFraming(t *testing.T) {
 		if c.inspect(n) != nil {
 			t.Errorf("%s: the container exists", what)
 		}
+	}
+	// Byte by byte, head and body, whole and chunked: denied; the twin, created.
+	for i, req := range []func(string) string{
+		func(n string) string { return post("/v1.41/containers/create?name="+n, priv) },
+		func(n string) string { return chunked("/v1.41/containers/create?name="+n, priv) },
+	} {
+		n := c.name(fmt.Sprintf("bytewise%d", i))
+		c.denied("byte by byte", rawCallBytewise(t, c.proxy, req(n)), "no-privileged")
+		if c.inspect(n) != nil {
+			t.Errorf("byte by byte %d: the container exists", i)
+		}
+	}
+	bw := c.name("bytewise-twin")
+	if a := rawCallBytewise(t, c.proxy, chunked("/v1.41/containers/create?name="+bw, c.createBody(""))); a.code != http.StatusCreated || c.inspect(bw) == nil {
+		t.Errorf("the bytewise twin: %d %s", a.code, a.body)
 	}
 	// A body over the hook limit (8 MiB) is refused before Docker sees it.
 	n := c.name("huge")
