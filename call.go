@@ -153,7 +153,7 @@ func (c *call) hold() error {
 		c.chain.bodyReplaceable = true
 		return nil
 	}
-	if !isJSON(r.Header.Get("Content-Type")) {
+	if ct := r.Header.Get("Content-Type"); !isJSON(ct) && (ct != "" || !untypedJSONBody(c.req.Method, c.path)) {
 		return nil // streams to Docker unseen
 	}
 	var err error

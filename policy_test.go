@@ -279,3 +279,29 @@ func TestRemoteAdapterBodyUnseenAndWarnings(t *testing.T) {
 		t.Errorf("the adapter saw %+v", reqs)
 	}
 }
+
+// Podman's client sends its JSON bodies with no Content-Type, and Podman
+// reads them as JSON: on the libpod routes that do, such a body is shown
+// to the hooks. Docker refuses a body without one, so on its routes the
+// body stays unseen (and flagged).
+func TestLibpodBodiesWithoutContentType(t *testing.T) {
+	docker := newFakeDocker(t, jsonReply(201, `{"Id":"x"}`))
+	fc := &fakeCompiler{}
+	srv := proxyFromYAML(t, "endpoints:\n  \"route *\":\n    pre: [p]\nadapters:\n  p:\n    builtin: x\n",
+		WithPolicies(fc), WithUpstream(docker.upstream()))
+	do(t, srv, "POST", "/v4.3.1/libpod/containers/create", "", `{"privileged":true}`)
+	do(t, srv, "POST", "/v1.41/containers/create", "", `{"Privileged":true}`)
+	do(t, srv, "POST", "/v4.3.1/libpod/images/load", "", `not json`)
+	reqs := fc.hooks["p"].requests()
+	if len(reqs) != 3 {
+		t.Fatalf("%d calls", len(reqs))
+	}
+	if reqs[0].BodyUnseen || BodyText(reqs[0].ClientRequest.Body) != `{"privileged":true}` {
+		t.Errorf("libpod create: unseen %v, body %q", reqs[0].BodyUnseen, BodyText(reqs[0].ClientRequest.Body))
+	}
+	for _, r := range reqs[1:] {
+		if !r.BodyUnseen || r.ClientRequest.Body != nil {
+			t.Errorf("%s: unseen %v, body %q", r.ClientRequest.Request, r.BodyUnseen, BodyText(r.ClientRequest.Body))
+		}
+	}
+}

@@ -40,6 +40,11 @@ type Route struct {
 	// Libpod marks the routes of Podman's own API (/v4.0/libpod/...),
 	// which Docker does not serve.
 	Libpod bool
+	// JSONBody marks the routes whose body the daemon decodes as JSON
+	// whatever the Content-Type says, or with none: Podman's, whose own
+	// client sends its JSON bodies with no Content-Type. The proxy shows
+	// hooks such a body (Docker's routes refuse a body without one).
+	JSONBody bool
 	// Note says what a reader of the table needs to know, such as why an
 	// effect was chosen.
 	Note string
@@ -50,6 +55,7 @@ type Route struct {
 func (r Route) since(v string) Route { r.Since = v; return r }
 func (r Route) until(v string) Route { r.Until = v; return r }
 func (r Route) note(n string) Route  { r.Note = n; return r }
+func (r Route) jsonBody() Route      { r.JSONBody = true; return r }
 
 // rt is a Docker route; effect "" means the route is its own effect.
 func rt(method, path, name, effect string) Route {
@@ -89,6 +95,13 @@ func RouteOf(method, urlPath, rawQuery string) (Route, bool) {
 		return Route{}, false
 	}
 	return routeOfQuery(method, p, rawQuery)
+}
+
+// untypedJSONBody reports whether a call with no Content-Type reaches a
+// route whose daemon reads its body as JSON anyway (Route.JSONBody).
+func untypedJSONBody(method, canonicalPath string) bool {
+	r, ok := routeOf(method, canonicalPath)
+	return ok && r.JSONBody
 }
 
 // routeOf is the route a canonical path reaches, as if with no query.

@@ -11,7 +11,11 @@
 #     the test image (busybox-static as the whole root filesystem: there is
 #     no registry here); exports POWERSTRIP_TEST_DOCKER and
 #     POWERSTRIP_TEST_IMAGE.
-#   stop_daemon: stops the daemon start_daemon started, and cleans up.
+#     Also installs Debian's podman and runs `podman system service` on a
+#     private socket with vfs storage under the same temp dir, with the
+#     test image imported, for the policy tests against Podman's own API;
+#     exports POWERSTRIP_TEST_PODMAN.
+#   stop_daemon: stops the daemons start_daemon started, and cleans up.
 
 log() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; }
 
@@ -31,6 +35,7 @@ start_daemon() {
   /usr/bin/python3 -c 'import docker' >/dev/null 2>&1 || need_install+=(python3-docker)
   command -v node >/dev/null 2>&1 || need_install+=(nodejs)
   command -v npm >/dev/null 2>&1 || need_install+=(npm)
+  command -v podman >/dev/null 2>&1 || need_install+=(podman)
   if [ ${#need_install[@]} -gt 0 ]; then
     log "installing ${need_install[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -66,20 +71,51 @@ start_daemon() {
 
   export POWERSTRIP_TEST_IMAGE=powerstrip-test:busybox
   if ! DOCKER_HOST=$POWERSTRIP_TEST_DOCKER "$dockercli" image inspect "$POWERSTRIP_TEST_IMAGE" >/dev/null 2>&1; then
-    local rootfs="$daemon_workdir/rootfs" applet
-    mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/tmp"
-    cp "$(command -v busybox)" "$rootfs/bin/busybox"
-    for applet in $("$rootfs/bin/busybox" --list); do
-      [ "$applet" = busybox ] || ln -sf busybox "$rootfs/bin/$applet"
-    done
-    echo 'root:x:0:0:root:/:/bin/sh' >"$rootfs/etc/passwd"
-    echo 'root:x:0:' >"$rootfs/etc/group"
-    tar -C "$rootfs" -cf "$daemon_workdir/rootfs.tar" .
+    make_rootfs
     DOCKER_HOST=$POWERSTRIP_TEST_DOCKER "$dockercli" import \
       --change 'CMD ["/bin/sh"]' --change 'ENV PATH=/bin' \
       "$daemon_workdir/rootfs.tar" "$POWERSTRIP_TEST_IMAGE" >/dev/null
     log "imported $POWERSTRIP_TEST_IMAGE"
   fi
+  start_podman
+}
+
+# make_rootfs writes the test image's root filesystem, busybox-static as
+# the whole of it, to $daemon_workdir/rootfs.tar, once.
+make_rootfs() {
+  [ -f "$daemon_workdir/rootfs.tar" ] && return 0
+  local rootfs="$daemon_workdir/rootfs" applet
+  mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/tmp"
+  cp "$(command -v busybox)" "$rootfs/bin/busybox"
+  for applet in $("$rootfs/bin/busybox" --list); do
+    [ "$applet" = busybox ] || ln -sf busybox "$rootfs/bin/$applet"
+  done
+  echo 'root:x:0:0:root:/:/bin/sh' >"$rootfs/etc/passwd"
+  echo 'root:x:0:' >"$rootfs/etc/group"
+  tar -C "$rootfs" -cf "$daemon_workdir/rootfs.tar" .
+}
+
+# start_podman runs Podman's API service on a private socket, storage under
+# the temp dir, and imports the test image into it (as localhost/NAME).
+podman_pid=
+start_podman() {
+  local root="$daemon_workdir/podman" sock i
+  sock="$root/podman.sock"
+  mkdir -p "$root"
+  podman --root "$root/graph" --runroot "$root/run" --storage-driver vfs \
+    system service --time 0 "unix://$sock" >"$root/service.log" 2>&1 &
+  podman_pid=$!
+  for i in $(seq 1 100); do
+    [ -S "$sock" ] && podman --remote --url "unix://$sock" version >/dev/null 2>&1 && break
+    kill -0 "$podman_pid" 2>/dev/null || { cat "$root/service.log" >&2; log "podman system service exited"; return 1; }
+    sleep 0.1
+  done
+  [ -S "$sock" ] || { log "podman's socket did not appear within 10s"; return 1; }
+  export POWERSTRIP_TEST_PODMAN="unix://$sock"
+  make_rootfs
+  timeout 120 podman --remote --url "$POWERSTRIP_TEST_PODMAN" import --change 'CMD ["/bin/sh"]' \
+    "$daemon_workdir/rootfs.tar" "localhost/$POWERSTRIP_TEST_IMAGE" >/dev/null
+  log "podman at $POWERSTRIP_TEST_PODMAN, with localhost/$POWERSTRIP_TEST_IMAGE"
 }
 
 # install_dockerode installs the Node SDK the stream tests drive into a
@@ -94,6 +130,13 @@ install_dockerode() {
 }
 
 stop_daemon() {
+  if [ -n "$podman_pid" ]; then
+    kill "$podman_pid" 2>/dev/null || true
+    local j
+    for j in $(seq 1 50); do kill -0 "$podman_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$podman_pid" 2>/dev/null || true
+    podman_pid=
+  fi
   if [ -n "$daemon_pid" ]; then
     kill "$daemon_pid" 2>/dev/null || true
     # dockerd stops its containers and containerd before it exits; bounded.
