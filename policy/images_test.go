@@ -187,7 +187,7 @@ func TestImagesLocalAllowed(t *testing.T) {
 func TestImagesLookupFailure(t *testing.T) {
 	h := compileBuiltinForTest(t, "images", map[string][]string{"allow": {"busybox"}}, powerstrip.PolicyEnv{Docker: lookupDaemon{"/images/busybox/json": errTestDaemon}})
 	got := refusalOf(t, h, testCall{request: "/v1.41/containers/create", body: str(`{"Image":"busybox"}`)})
-	want := `images: cannot look up image busybox, so it is not allowed: GET /images/busybox/json: the daemon answered 500 {"message":"daemon down"} (Config.Image)`
+	want := `images: cannot look up image busybox, so it is not allowed: GET /images/busybox/json: the daemon answered 500: daemon down (Config.Image)`
 	if got != want {
 		t.Errorf("got %q\nwant %q", got, want)
 	}
