@@ -104,8 +104,8 @@ func (p *capabilities) decide(_ context.Context, c *Call) (verdict, error) {
 			return p.check(s.TaskTemplate.ContainerSpec.CapabilityAdd, "TaskTemplate.ContainerSpec.CapabilityAdd"), nil
 		}
 	case "libpod.container.create":
-		var s libpodSpec
-		if err := rawInto(c, &s); err != nil {
+		s, err := c.libpodSpec()
+		if err != nil {
 			return p.d.unreadable(withErr(c, err)), nil
 		}
 		return p.check(s.CapAdd, "cap_add"), nil

@@ -62,8 +62,8 @@ func (p *noHostNamespaces) decide(ctx context.Context, c *Call) (verdict, error)
 	case "libpod.container.create":
 		return p.deny(p.libpod(ctx, c)), nil
 	case "libpod.pod.create":
-		var s libpodPodSpec
-		if err := rawInto(c, &s); err != nil {
+		s, err := c.libpodSpec()
+		if err != nil {
 			return p.d.unreadable(withErr(c, err)), nil
 		}
 		return p.deny(p.libpodNamespaces(ctx, map[string]libpodNS{
@@ -188,8 +188,8 @@ func (p *noHostNamespaces) service(ctx context.Context, c *Call) string {
 
 // libpod says why a Podman container spec shares a host namespace.
 func (p *noHostNamespaces) libpod(ctx context.Context, c *Call) string {
-	var s libpodSpec
-	if err := rawInto(c, &s); err != nil {
+	s, err := c.libpodSpec()
+	if err != nil {
 		return fmt.Sprintf("cannot read the body of %s, so cannot tell what it asks for: %v", c.Route.Name, err)
 	}
 	why := p.libpodNamespaces(ctx, map[string]libpodNS{"pid": s.PidNS, "ipc": s.IpcNS,

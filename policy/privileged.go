@@ -50,8 +50,8 @@ func (p *noPrivileged) decide(_ context.Context, c *Call) (verdict, error) {
 	case "libpod.container.create":
 		return p.libpod(c), nil
 	case "libpod.pod.create":
-		var s libpodPodSpec
-		if err := rawInto(c, &s); err != nil {
+		s, err := c.libpodSpec()
+		if err != nil {
 			return p.d.unreadable(withErr(c, err)), nil
 		}
 		return p.securityOpts(s.SecurityOpt, "security_opt"), nil
@@ -203,8 +203,8 @@ func (p *noPrivileged) service(c *Call) verdict {
 
 // libpod rules on Podman's container spec.
 func (p *noPrivileged) libpod(c *Call) verdict {
-	var s libpodSpec
-	if err := rawInto(c, &s); err != nil {
+	s, err := c.libpodSpec()
+	if err != nil {
 		return p.d.unreadable(withErr(c, err))
 	}
 	switch {
