@@ -246,12 +246,10 @@ func (p *noHostNamespaces) pod(ctx context.Context, pod, field string) string {
 }
 
 // build says why a build's containers would share a host namespace:
-// networkmode (Docker's and Podman's) or Podman's nsoptions. A form body
-// would put values before the query's that the policy does not read.
+// networkmode (Docker's and Podman's) or Podman's nsoptions. (A form
+// body, whose values the daemon reads before the query's, is refused for
+// every policy: see formBody.)
 func (p *noHostNamespaces) build(ctx context.Context, c *Call) string {
-	if formBody(c) {
-		return "a build whose options are sent as a form body is not allowed: the daemon reads them before the query, which the policy reads"
-	}
 	for _, v := range queryValues(c, "networkmode") {
 		if strings.EqualFold(v, "host") || strings.HasPrefix(v, "ns:") {
 			return fmt.Sprintf("the host's network namespace is not allowed (networkmode %q)", v)
