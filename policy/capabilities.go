@@ -131,17 +131,5 @@ func (p *capabilities) check(add []string, field string) verdict {
 
 // build rules on a Podman build's addcaps, a JSON list in the query.
 func (p *capabilities) build(c *Call) verdict {
-	for _, v := range queryValues(c, "addcaps") {
-		if v == "" {
-			continue
-		}
-		caps, err := jsonList(v)
-		if err != nil {
-			return p.d.deny("cannot read the build's addcaps %q: %v", v, err)
-		}
-		if d := p.check(caps, "addcaps"); d.deny != "" {
-			return d
-		}
-	}
-	return verdict{}
+	return p.d.queryLists(c, "addcaps", p.check)
 }

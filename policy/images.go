@@ -98,8 +98,8 @@ func (p *images) judge(ctx context.Context, c *Call) string {
 	if localEffects[c.Route.Effect] || localEffects[route] {
 		return p.judgeLocalEffect(c)
 	}
-	if what, ok := uncheckable[route]; ok {
-		return fmt.Sprintf("%s: the images of %s cannot be checked, so %s is refused", p.name, what, route)
+	if c.Route.Effect == "container.create" && !readableCreator(c) {
+		return fmt.Sprintf("%s: the images of %s cannot be checked, so %s is refused", p.name, opaqueWhat(c), route)
 	}
 	switch route {
 	case "container.create":
@@ -116,10 +116,6 @@ func (p *images) judge(ctx context.Context, c *Call) string {
 		return p.judgeStored(ctx, imageInPath(c), "the image to tag", c.Libpod())
 	case "libpod.container.create", "libpod.pod.create":
 		return p.judgeLibpod(ctx, c)
-	case "libpod.container.restore":
-		if importsCheckpoint(c.Query) {
-			return fmt.Sprintf("%s: the image of an imported checkpoint cannot be checked, so the restore is refused", p.name)
-		}
 	}
 	return ""
 }

@@ -149,7 +149,10 @@ func TestImagesCalls(t *testing.T) {
 		{"libpod tag, short name", "/v4.0.0/libpod/images/evil/tag?repo=docker.io/library/busybox", "", "images: image evil is " + evilID + ", which has no allowed name (the image to tag)"},
 		{"libpod tag", "/v4.0.0/libpod/images/docker.io/library/evil/tag?repo=docker.io/library/busybox", "", notAllowed("docker.io/library/evil:latest", "the image to tag")},
 		{"libpod load", "/v4.0.0/libpod/images/load", "", "images: libpod.image.load brings in an image that was not pulled, under any name, so it is refused (local: allow permits it)"},
-		{"kube play", "/v4.0.0/libpod/kube/play", "", "images: the images of a Kubernetes YAML cannot be checked, so libpod.kube.play is refused"},
+		{"kube play", "/v4.0.0/libpod/kube/play", "", "images: the images of Kubernetes YAML cannot be checked, so libpod.kube.play is refused"},
+		// A restore imports unless import is a clear false, in any spelling.
+		{"restore import off", "/v4.0.0/libpod/containers/abc/restore?Import=off", "", "images: the images of an imported checkpoint archive cannot be checked, so libpod.container.restore is refused"},
+		{"restore import false", "/v4.0.0/libpod/containers/abc/restore?import=false", "", ""},
 		{"unrelated route", "/v1.41/containers/json", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

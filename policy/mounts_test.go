@@ -105,8 +105,9 @@ func TestBindMountsBodies(t *testing.T) {
 		{"libpod volume create", "/v4.0.0/libpod/volumes/create", `{"Name":"v","Driver":"local","Options":{"type":"none","o":"bind","device":"/etc"}}`, boundBy("the new volume", "/etc", "Options")},
 		{"libpod volume create, key case", "/v4.0.0/libpod/volumes/create", `{"options":{"Device":"/etc","O":"bind","TYPE":"none"}}`, boundBy("the new volume", "/etc", "Options")},
 		{"libpod spec Podman cannot read", "/v4.0.0/libpod/containers/create", `{"mounts":"/etc"}`, "bind-mounts: the body is not JSON the daemon can read: json: cannot unmarshal string into Go struct field libpodSpec.mounts of type []struct { Type string \"json:\\\"type\\\"\"; Source string \"json:\\\"source\\\"\"; Options []string \"json:\\\"options\\\"\" }"},
-		{"kube play", "/v4.0.0/libpod/play/kube", `{}`, "bind-mounts: the host paths of a Kubernetes YAML cannot be checked, so libpod.play.kube is refused"},
-		{"restore import", "/v4.0.0/libpod/containers/abc/restore?import=true", ``, "bind-mounts: the host paths of an imported checkpoint cannot be checked, so the restore is refused"},
+		{"kube play", "/v4.0.0/libpod/play/kube", `{}`, "bind-mounts: the host paths of Kubernetes YAML cannot be checked, so libpod.play.kube is refused"},
+		{"restore import", "/v4.0.0/libpod/containers/abc/restore?import=true", ``, "bind-mounts: the host paths of an imported checkpoint archive cannot be checked, so libpod.container.restore is refused"},
+		{"restore import empty", "/v4.0.0/libpod/containers/abc/restore?import=", ``, "bind-mounts: the host paths of an imported checkpoint archive cannot be checked, so libpod.container.restore is refused"},
 		{"restore in place", "/v4.0.0/libpod/containers/abc/restore?import=false", ``, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

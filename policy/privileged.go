@@ -263,17 +263,5 @@ func (p *noPrivileged) plugin(c *Call) verdict {
 // build rules on a Podman build's security options, a JSON list in the
 // query (Docker's /build has none).
 func (p *noPrivileged) build(c *Call) verdict {
-	for _, v := range queryValues(c, "securityopt") {
-		if v == "" {
-			continue
-		}
-		opts, err := jsonList(v)
-		if err != nil {
-			return p.d.deny("cannot read the build's securityopt %q: %v", v, err)
-		}
-		if d := p.securityOpts(opts, "securityopt"); d.deny != "" {
-			return d
-		}
-	}
-	return verdict{}
+	return p.d.queryLists(c, "securityopt", p.securityOpts)
 }

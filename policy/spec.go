@@ -9,6 +9,7 @@ package policy
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
@@ -56,7 +57,21 @@ func readableCreator(c *Call) bool {
 	case "libpod.container.restore":
 		// Without import, the container is restored as it was created,
 		// which was admitted then; with import, from a tarball's config.
-		return !queryTrue(c, "import")
+		return !importsCheckpoint(c)
+	}
+	return false
+}
+
+// importsCheckpoint reports whether a libpod restore creates its
+// container from an exported checkpoint (import set), mounts, image and
+// all. Podman's schema decoder matches the key in any case and reads the
+// value with strconv.ParseBool; anything but a clear false ("" and "off"
+// included) is taken as set, so no reading of the flag can slip by.
+func importsCheckpoint(c *Call) bool {
+	for _, v := range queryValues(c, "import") {
+		if b, err := strconv.ParseBool(v); err != nil || b {
+			return true
+		}
 	}
 	return false
 }
@@ -149,6 +164,26 @@ func isBuild(c *Call) bool {
 		return true
 	}
 	return false
+}
+
+// queryLists rules with check on every value of a query parameter that
+// Podman decodes as a JSON list of strings (a build's securityopt,
+// addcaps), every spelling of its key; a value that is not such a list is
+// refused, as the policy cannot tell what it asks for.
+func (d denier) queryLists(c *Call, key string, check func(list []string, field string) verdict) verdict {
+	for _, v := range queryValues(c, key) {
+		if v == "" {
+			continue
+		}
+		list, err := jsonList(v)
+		if err != nil {
+			return d.deny("cannot read the build's %s %q: %v", key, v, err)
+		}
+		if r := check(list, key); r.deny != "" {
+			return r
+		}
+	}
+	return verdict{}
 }
 
 // jsonList reads a query value Podman decodes as a JSON list of strings.
