@@ -39,6 +39,7 @@ type daemonRefusal struct {
 	message      string // Docker's error message, or the answer's text
 }
 
+// Error says what was asked and what the daemon answered.
 func (e *daemonRefusal) Error() string {
 	return fmt.Sprintf("%s %s: the daemon answered %d: %s", e.method, e.path, e.status, e.message)
 }

@@ -45,7 +45,7 @@ func newBindMounts(o options, env powerstrip.PolicyEnv) (decider, error) {
 	return &bindMounts{name: o.name, paths: paths, env: env}, nil
 }
 
-// bodyRoutes are the routes whose body bind-mounts reads; an unreadable
+// mountBodyRoutes are the routes whose body bind-mounts reads; an unreadable
 // body there is refused.
 var mountBodyRoutes = map[string]bool{
 	"container.create": true, "container.start": true, "service.create": true, "service.update": true,

@@ -13,7 +13,7 @@ import (
 	"net/url"
 )
 
-// objectKind is a kind of object the policy scopes.
+// ownedKind is a kind of object the policy scopes.
 type ownedKind struct {
 	// noun is what Docker calls it: "container".
 	noun string
@@ -31,7 +31,7 @@ type ownedKind struct {
 	parent *ownedKind
 }
 
-// inspected is the part of an inspect answer the policy reads.
+// ownedInspect is the part of an inspect answer the policy reads.
 type ownedInspect struct {
 	ID     string            `json:"Id"` // "ID" for an exec: keys fold
 	Name   string            `json:"Name"`
@@ -63,7 +63,7 @@ var (
 		notFound: "No such exec instance: %s", parent: ownedContainer}
 )
 
-// predefinedNetworks are the networks every daemon has, which all users
+// ownerSharedNetworks are the networks every daemon has, which all users
 // share: they carry no owner.
 var ownerSharedNetworks = map[string]bool{"bridge": true, "host": true, "none": true}
 

@@ -104,7 +104,7 @@ func (oc *ownerCall) volumeRefs(ctx context.Context, hc *container.HostConfig) (
 	return verdict{}, nil
 }
 
-// volumeSpec is the body of a volume create.
+// ownerVolumeSpec is the body of a volume create.
 type ownerVolumeSpec struct {
 	Name       string
 	Driver     string            `json:",omitempty"`
