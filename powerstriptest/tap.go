@@ -161,7 +161,6 @@ func (tp *Tap) accept() {
 // unrelayed holds what was read from the client and not yet relayed.
 type unrelayed struct{ buf []byte }
 
-// Write keeps p, to relay later.
 func (u *unrelayed) Write(p []byte) (int, error) {
 	u.buf = append(u.buf, p...)
 	return len(p), nil
