@@ -45,6 +45,10 @@ type Call struct {
 	// request is the call as the chain showed it, for policies that
 	// rewrite it.
 	request *powerstrip.ClientRequest
+	// libpod is the body as a libpod spec, once libpodSpec has read it.
+	libpod     *libpodSpec
+	libpodErr  error
+	libpodRead bool
 }
 
 // newCall reads a pre-hook call.

@@ -104,8 +104,8 @@ func (p *capabilities) decide(_ context.Context, c *Call) (verdict, error) {
 			return p.check(s.TaskTemplate.ContainerSpec.CapabilityAdd, "TaskTemplate.ContainerSpec.CapabilityAdd"), nil
 		}
 	case "libpod.container.create":
-		var s libpodSpec
-		if err := rawInto(c, &s); err != nil {
+		s, err := c.libpodSpec()
+		if err != nil {
 			return p.d.unreadable(withErr(c, err)), nil
 		}
 		return p.check(s.CapAdd, "cap_add"), nil
@@ -131,17 +131,5 @@ func (p *capabilities) check(add []string, field string) verdict {
 
 // build rules on a Podman build's addcaps, a JSON list in the query.
 func (p *capabilities) build(c *Call) verdict {
-	for _, v := range queryValues(c, "addcaps") {
-		if v == "" {
-			continue
-		}
-		caps, err := jsonList(v)
-		if err != nil {
-			return p.d.deny("cannot read the build's addcaps %q: %v", v, err)
-		}
-		if d := p.check(caps, "addcaps"); d.deny != "" {
-			return d
-		}
-	}
-	return verdict{}
+	return p.d.queryLists(c, "addcaps", p.check)
 }

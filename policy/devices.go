@@ -46,18 +46,18 @@ func (p *noDevices) decide(_ context.Context, c *Call) (verdict, error) {
 			return p.resources(&u.Resources, "Resources"), nil
 		}
 	case "libpod.container.create":
-		var s libpodSpec
-		if err := rawInto(c, &s); err != nil {
+		s, err := c.libpodSpec()
+		if err != nil {
 			return p.d.unreadable(withErr(c, err)), nil
 		}
-		return p.libpod(&s), nil
+		return p.libpod(s), nil
 	case "libpod.pod.create":
-		var s libpodPodSpec
-		if err := rawInto(c, &s); err != nil {
+		s, err := c.libpodSpec()
+		if err != nil {
 			return p.d.unreadable(withErr(c, err)), nil
 		}
 		switch {
-		case len(s.Devices) > 0:
+		case len(s.PodDevices) > 0:
 			return p.d.deny("devices are not allowed (pod_devices)"), nil
 		case s.ResourceLimits != nil && len(s.ResourceLimits.Devices) > 0:
 			return p.d.deny("device cgroup rules are not allowed (resource_limits.devices)"), nil

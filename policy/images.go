@@ -11,7 +11,6 @@ package policy
 import (
 	"context"
 	"fmt"
-	"mime"
 	"strconv"
 	"strings"
 
@@ -99,8 +98,8 @@ func (p *images) judge(ctx context.Context, c *Call) string {
 	if localEffects[c.Route.Effect] || localEffects[route] {
 		return p.judgeLocalEffect(c)
 	}
-	if what, ok := uncheckable[route]; ok {
-		return fmt.Sprintf("%s: the images of %s cannot be checked, so %s is refused", p.name, what, route)
+	if c.Route.Effect == "container.create" && !readableCreator(c) {
+		return fmt.Sprintf("%s: the images of %s cannot be checked, so %s is refused", p.name, opaqueWhat(c), route)
 	}
 	switch route {
 	case "container.create":
@@ -117,24 +116,17 @@ func (p *images) judge(ctx context.Context, c *Call) string {
 		return p.judgeStored(ctx, imageInPath(c), "the image to tag", c.Libpod())
 	case "libpod.container.create", "libpod.pod.create":
 		return p.judgeLibpod(ctx, c)
-	case "libpod.container.restore":
-		if importsCheckpoint(c.Query) {
-			return fmt.Sprintf("%s: the image of an imported checkpoint cannot be checked, so the restore is refused", p.name)
-		}
 	}
 	return ""
 }
 
 // judgeLocalEffect judges a load, import, build or commit: refused unless
-// local: allow. Even then, an import whose body is a form is refused:
-// dockerd reads a form body's fields over the query's, and fromImage
-// there makes it a pull no one checked.
+// local: allow. (An import whose body is a form, whose fromImage would
+// make it a pull no one checked, is refused for every policy: see
+// formBody.)
 func (p *images) judgeLocalEffect(c *Call) string {
 	if !p.allowLocal {
 		return fmt.Sprintf("%s: %s brings in an image that was not pulled, under any name, so it is refused (local: allow permits it)", p.name, c.Route.Name)
-	}
-	if mt, _, err := mime.ParseMediaType(c.Headers.Get("Content-Type")); err == nil && mt == "application/x-www-form-urlencoded" {
-		return fmt.Sprintf("%s: %s with a form body is refused: its fields would override the query unseen", p.name, c.Route.Name)
 	}
 	return ""
 }

@@ -60,7 +60,7 @@ func (p *images) judgeStored(ctx context.Context, written, field string, libpod 
 // whose root filesystem is a host directory runs no image, so none this
 // policy can allow.
 func (p *images) judgeLibpod(ctx context.Context, c *Call) string {
-	s, err := decodeLibpod(c)
+	s, err := c.libpodSpec()
 	if err != nil {
 		return fmt.Sprintf("%s: %v", p.name, err)
 	}

@@ -149,7 +149,10 @@ func TestImagesCalls(t *testing.T) {
 		{"libpod tag, short name", "/v4.0.0/libpod/images/evil/tag?repo=docker.io/library/busybox", "", "images: image evil is " + evilID + ", which has no allowed name (the image to tag)"},
 		{"libpod tag", "/v4.0.0/libpod/images/docker.io/library/evil/tag?repo=docker.io/library/busybox", "", notAllowed("docker.io/library/evil:latest", "the image to tag")},
 		{"libpod load", "/v4.0.0/libpod/images/load", "", "images: libpod.image.load brings in an image that was not pulled, under any name, so it is refused (local: allow permits it)"},
-		{"kube play", "/v4.0.0/libpod/kube/play", "", "images: the images of a Kubernetes YAML cannot be checked, so libpod.kube.play is refused"},
+		{"kube play", "/v4.0.0/libpod/kube/play", "", "images: the images of Kubernetes YAML cannot be checked, so libpod.kube.play is refused"},
+		// A restore imports unless import is a clear false, in any spelling.
+		{"restore import off", "/v4.0.0/libpod/containers/abc/restore?Import=off", "", "images: the images of an imported checkpoint archive cannot be checked, so libpod.container.restore is refused"},
+		{"restore import false", "/v4.0.0/libpod/containers/abc/restore?import=false", "", ""},
 		{"unrelated route", "/v1.41/containers/json", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -187,7 +190,7 @@ func TestImagesLocalAllowed(t *testing.T) {
 func TestImagesLookupFailure(t *testing.T) {
 	h := compileBuiltinForTest(t, "images", map[string][]string{"allow": {"busybox"}}, powerstrip.PolicyEnv{Docker: lookupDaemon{"/images/busybox/json": errTestDaemon}})
 	got := refusalOf(t, h, testCall{request: "/v1.41/containers/create", body: str(`{"Image":"busybox"}`)})
-	want := `images: cannot look up image busybox, so it is not allowed: GET /images/busybox/json: the daemon answered 500 {"message":"daemon down"} (Config.Image)`
+	want := `images: cannot look up image busybox, so it is not allowed: GET /images/busybox/json: the daemon answered 500: daemon down (Config.Image)`
 	if got != want {
 		t.Errorf("got %q\nwant %q", got, want)
 	}

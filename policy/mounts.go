@@ -11,7 +11,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
@@ -46,19 +45,11 @@ func newBindMounts(o options, env powerstrip.PolicyEnv) (decider, error) {
 	return &bindMounts{name: o.name, paths: paths, env: env}, nil
 }
 
-// bodyRoutes are the routes whose body bind-mounts reads; an unreadable
+// mountBodyRoutes are the routes whose body bind-mounts reads; an unreadable
 // body there is refused.
 var mountBodyRoutes = map[string]bool{
 	"container.create": true, "container.start": true, "service.create": true, "service.update": true,
 	"volume.create": true, "libpod.container.create": true, "libpod.pod.create": true, "libpod.volume.create": true,
-}
-
-// uncheckable are routes that create containers from a description this
-// policy does not read (Kubernetes YAML, systemd units): refused.
-var uncheckable = map[string]string{
-	"libpod.play.kube":       "a Kubernetes YAML",
-	"libpod.kube.play":       "a Kubernetes YAML",
-	"libpod.quadlet.install": "a quadlet",
 }
 
 func (p *bindMounts) decide(ctx context.Context, c *Call) (verdict, error) {
@@ -71,8 +62,8 @@ func (p *bindMounts) judge(ctx context.Context, c *Call) string {
 	if mountBodyRoutes[route] && c.BodyErr != nil {
 		return fmt.Sprintf("%s: the body cannot be checked, so the call is refused: %v", p.name, c.BodyErr)
 	}
-	if what, ok := uncheckable[route]; ok {
-		return fmt.Sprintf("%s: the host paths of %s cannot be checked, so %s is refused", p.name, what, route)
+	if c.Route.Effect == "container.create" && !readableCreator(c) {
+		return fmt.Sprintf("%s: the host paths of %s cannot be checked, so %s is refused", p.name, opaqueWhat(c), route)
 	}
 	switch route {
 	case "container.create":
@@ -93,24 +84,8 @@ func (p *bindMounts) judge(ctx context.Context, c *Call) string {
 		return p.judgeLibpod(ctx, c)
 	case "libpod.volume.create":
 		return p.judgeLibpodVolume(c)
-	case "libpod.container.restore":
-		if importsCheckpoint(c.Query) {
-			return fmt.Sprintf("%s: the host paths of an imported checkpoint cannot be checked, so the restore is refused", p.name)
-		}
 	}
 	return ""
-}
-
-// importsCheckpoint: a restore with import set creates a container from an
-// exported checkpoint, mounts and all. Podman reads the flag with
-// strconv.ParseBool; anything but a clear false is taken as set.
-func importsCheckpoint(q url.Values) bool {
-	for _, v := range q["import"] {
-		if b, err := strconv.ParseBool(v); err != nil || b {
-			return true
-		}
-	}
-	return false
 }
 
 // judgeStart judges a start's body (API < 1.24): a host config that

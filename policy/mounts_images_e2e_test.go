@@ -3,137 +3,20 @@ package policy_test
 // End to end: bind-mounts and images compiled from a config, in a real
 // proxy in front of the real daemon, driven by both docker CLIs (28.x and
 // Debian's 20.10). What the daemon holds afterwards is asked of the daemon
-// directly, past the proxy.
+// directly, past the proxy (the harness is e2e_helpers_test.go).
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/powerstrip-go/powerstrip"
-	"github.com/powerstrip-go/powerstrip/policy"
 )
 
-// policyE2E is the daemon, image and CLIs of an end-to-end test.
-type policyE2E struct {
-	daemon, image string
-	clis          []string
-}
-
-func needPolicyE2E(t *testing.T) *policyE2E {
-	t.Helper()
-	e := &policyE2E{daemon: os.Getenv("POWERSTRIP_TEST_DOCKER"), image: os.Getenv("POWERSTRIP_TEST_IMAGE")}
-	for _, cli := range []string{"/usr/local/bin/docker", "/usr/bin/docker"} {
-		if _, err := os.Stat(cli); err == nil {
-			e.clis = append(e.clis, cli)
-		}
-	}
-	missing := ""
-	switch {
-	case e.daemon == "" || e.image == "":
-		missing = "POWERSTRIP_TEST_DOCKER and POWERSTRIP_TEST_IMAGE are not set"
-	case len(e.clis) < 2:
-		missing = fmt.Sprintf("want both docker CLIs, found %v", e.clis)
-	}
-	if missing != "" {
-		if os.Getenv("POWERSTRIP_E2E") == "required" {
-			t.Fatal("end-to-end tests are required: " + missing)
-		}
-		t.Skip(missing)
-	}
-	return e
-}
-
-// proxy serves a proxy with the config's policies on loopback.
-func (e *policyE2E) proxy(t *testing.T, config string) string {
-	t.Helper()
-	cfg, err := powerstrip.ParseConfig([]byte(config))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := powerstrip.New(cfg, powerstrip.WithUpstream(e.daemon), powerstrip.WithPolicies(policy.New()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: p, ConnContext: powerstrip.ConnContext}
-	served := make(chan error, 1)
-	go func() { served <- p.Serve(srv, l) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Close()
-		p.Shutdown(ctx) //nolint:errcheck // what is left is closed
-		<-served
-	})
-	return "tcp://" + l.Addr().String()
-}
-
-// run runs a docker CLI against host, bounded in time.
-func (e *policyE2E) run(t *testing.T, cli, host string, args ...string) (stdout, stderr string, err error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, cli, args...)
-	cmd.Env = []string{"DOCKER_HOST=" + host, "DOCKER_CONFIG=" + t.TempDir(), "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err = cmd.Run()
-	return out.String(), errOut.String(), err
-}
-
-// direct runs the 28.x CLI against the daemon itself, and must succeed.
-func (e *policyE2E) direct(t *testing.T, args ...string) string {
-	t.Helper()
-	out, errOut, err := e.run(t, e.clis[0], e.daemon, args...)
-	if err != nil {
-		t.Fatalf("docker %s (direct): %v\n%s", strings.Join(args, " "), err, errOut)
-	}
-	return out
-}
-
-// refused runs a call through the proxy that the policy must refuse with
-// want in the CLI's error.
-func (e *policyE2E) refused(t *testing.T, cli, host, want string, args ...string) {
-	t.Helper()
-	_, errOut, err := e.run(t, cli, host, args...)
-	if err == nil || !strings.Contains(errOut, "Error response from daemon: "+want) {
-		t.Errorf("docker %s: err %v, stderr %q; want the refusal %q", strings.Join(args, " "), err, errOut, want)
-	}
-}
-
-// noContainer asks the daemon whether a container of this name exists.
-func (e *policyE2E) noContainer(t *testing.T, name string) {
-	t.Helper()
-	if ids := e.direct(t, "ps", "-aq", "--filter", "name=^/"+name+"$"); strings.TrimSpace(ids) != "" {
-		t.Errorf("container %s exists (%s): the refused call reached Docker", name, strings.TrimSpace(ids))
-	}
-}
-
-func (e *policyE2E) eachCLI(t *testing.T, f func(t *testing.T, cli string)) {
-	for _, cli := range e.clis {
-		t.Run(strings.ReplaceAll(strings.Trim(filepath.Dir(cli), "/"), "/", "-"), func(t *testing.T) { f(t, cli) })
-	}
-}
-
-func e2eName(prefix string) string {
-	return fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), time.Now().UnixNano()%1e9)
-}
-
 func TestE2EBindMounts(t *testing.T) {
-	e := needPolicyE2E(t)
+	e := needE2E(t)
 	allowed := t.TempDir()
 	if err := os.WriteFile(filepath.Join(allowed, "hello"), []byte("hi\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -160,8 +43,7 @@ adapters:
 	t.Cleanup(func() { e.run(t, e.clis[0], e.daemon, "volume", "rm", "-f", etcvol) }) //nolint:errcheck
 
 	e.eachCLI(t, func(t *testing.T, cli string) {
-		name := e2eName("bind")
-		t.Cleanup(func() { e.run(t, e.clis[0], e.daemon, "rm", "-f", name) }) //nolint:errcheck
+		name := e.container(t, "bind")
 		e.refused(t, cli, host, "mounts: /etc is not an allowed host path (HostConfig.Binds)", "run", "--rm", "--name", name, "-v", "/etc:/x", e.image, "true")
 		e.noContainer(t, name)
 		e.refused(t, cli, host, "mounts: /etc is not an allowed host path (HostConfig.Mounts)", "run", "--rm", "--name", name, "--mount", "type=bind,source=/etc,target=/x", e.image, "true")
@@ -189,7 +71,7 @@ adapters:
 // TestE2EBindMountsOldStart: dockerd 20.10 takes a host config in a
 // start's body on API < 1.24, and replaces the container's with it.
 func TestE2EBindMountsOldStart(t *testing.T) {
-	e := needPolicyE2E(t)
+	e := needE2E(t)
 	host := e.proxy(t, `
 endpoints:
   "route container.start":
@@ -225,7 +107,7 @@ adapters:
 }
 
 func TestE2EImages(t *testing.T) {
-	e := needPolicyE2E(t)
+	e := needE2E(t)
 	host := e.proxy(t, `
 endpoints:
   "route container.create":
@@ -250,8 +132,7 @@ adapters:
 	id := strings.TrimSpace(e.direct(t, "image", "inspect", "--format", "{{.Id}}", e.image))
 
 	e.eachCLI(t, func(t *testing.T, cli string) {
-		name := e2eName("img")
-		t.Cleanup(func() { e.run(t, e.clis[0], e.daemon, "rm", "-f", name) }) //nolint:errcheck
+		name := e.container(t, "img")
 		e.refused(t, cli, host, "images: image docker.io/library/"+denied+" is not allowed (Config.Image)", "run", "--rm", "--name", name, denied, "true")
 		e.noContainer(t, name)
 		e.refused(t, cli, host, "images: image "+wrongTag+" is not allowed (Config.Image)", "run", "--rm", "--name", name, wrongTag, "true")

@@ -1,10 +1,7 @@
 package policy
 
-// Podman's container and pod specs, as far as bind-mounts and images
-// read them. Podman decodes them with encoding/json into SpecGenerator and
-// PodSpecGenerator (flat, snake_case keys), so decoding the same text
-// into this struct with encoding/json matches keys as Podman does:
-// case-insensitively, the last duplicate winning.
+// Podman's container and pod specs, as far as bind-mounts reads them: the
+// host paths, volumes and containers they mount from (libpodSpec).
 
 import (
 	"context"
@@ -13,54 +10,12 @@ import (
 	"strings"
 )
 
-// libpodMountSpec are the fields of a libpod container or pod spec that name
-// host paths, volumes or images (pkg/specgen: specgen.go, podspecgen.go).
-type libpodMountSpec struct {
-	Image        string `json:"image"`
-	RawImageName string `json:"raw_image_name"`
-	InfraImage   string `json:"infra_image"`
-	// Rootfs is a host directory used as the container's root filesystem.
-	Rootfs string `json:"rootfs"`
-	// Mounts are OCI mounts; host binds live here.
-	Mounts []struct {
-		Type    string   `json:"type"`
-		Source  string   `json:"source"`
-		Options []string `json:"options"`
-	} `json:"mounts"`
-	// Volumes are named volumes; Podman's NamedVolume has no JSON tags.
-	Volumes []*struct {
-		Name string
-	} `json:"volumes"`
-	// OverlayVolumes are overlays whose lower layer is a host path.
-	OverlayVolumes []*struct {
-		Source string `json:"source"`
-	} `json:"overlay_volumes"`
-	// ImageVolumes mount an image's filesystem.
-	ImageVolumes []*struct {
-		Source string
-	} `json:"image_volumes"`
-	VolumesFrom []string `json:"volumes_from"`
-}
-
-// decodeLibpod decodes a libpod create's body as Podman does. A body
-// Podman could not decode is an error: it would refuse it too.
-func decodeLibpod(c *Call) (*libpodMountSpec, error) {
-	var s libpodMountSpec
-	if c.request == nil || c.request.Body == nil {
-		return &s, nil
-	}
-	if err := json.Unmarshal([]byte(*c.request.Body), &s); err != nil {
-		return nil, fmt.Errorf("the body is not a spec Podman can read: %w", err)
-	}
-	return &s, nil
-}
-
 // libpodSafeMounts are OCI mount types that mount no host path.
 var libpodSafeMounts = map[string]bool{"tmpfs": true, "ramfs": true, "devpts": true, "mqueue": true}
 
 // judgeLibpod judges a libpod container or pod create.
 func (p *bindMounts) judgeLibpod(ctx context.Context, c *Call) string {
-	s, err := decodeLibpod(c)
+	s, err := c.libpodSpec()
 	if err != nil {
 		return fmt.Sprintf("%s: %v", p.name, err)
 	}

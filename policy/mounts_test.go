@@ -61,7 +61,7 @@ func TestBindMountsBodies(t *testing.T) {
 		{"named volume binding /etc", create, `{"HostConfig":{"Binds":["etcvol:/x"]}}`, boundBy("volume etcvol", "/etc", "HostConfig.Binds")},
 		{"named volume binding an allowed path", create, `{"HostConfig":{"Binds":["datavol:/x"]}}`, ""},
 		{"named volume not yet made", create, `{"HostConfig":{"Binds":["newvol:/x"]}}`, ""},
-		{"named volume lookup fails", create, `{"HostConfig":{"Binds":["broken:/x"]}}`, "bind-mounts: cannot look up volume broken, so it is not allowed: GET /volumes/broken: the daemon answered 500 {\"message\":\"the store is locked\"} (HostConfig.Binds)"},
+		{"named volume lookup fails", create, `{"HostConfig":{"Binds":["broken:/x"]}}`, "bind-mounts: cannot look up volume broken, so it is not allowed: GET /volumes/broken: the daemon answered 500: the store is locked (HostConfig.Binds)"},
 		{"relative source is no volume name", create, `{"HostConfig":{"Binds":["../etc:/x"]}}`, `bind-mounts: "../etc" is neither an absolute host path nor a volume name (HostConfig.Binds)`},
 		{"mount bind", create, `{"HostConfig":{"Mounts":[{"Type":"bind","Source":"/etc","Target":"/x"}]}}`, notAllowed("/etc", "HostConfig.Mounts")},
 		{"mount bind, keys and type in other case", create, `{"HostConfig":{"mounts":[{"type":"BIND","source":"/etc","target":"/x"}]}}`, notAllowed("/etc", "HostConfig.Mounts")},
@@ -104,9 +104,10 @@ func TestBindMountsBodies(t *testing.T) {
 		{"libpod pod", "/v4.0.0/libpod/pods/create", `{"name":"p","mounts":[{"destination":"/x","type":"bind","source":"/etc"}]}`, notAllowed("/etc", "mounts")},
 		{"libpod volume create", "/v4.0.0/libpod/volumes/create", `{"Name":"v","Driver":"local","Options":{"type":"none","o":"bind","device":"/etc"}}`, boundBy("the new volume", "/etc", "Options")},
 		{"libpod volume create, key case", "/v4.0.0/libpod/volumes/create", `{"options":{"Device":"/etc","O":"bind","TYPE":"none"}}`, boundBy("the new volume", "/etc", "Options")},
-		{"libpod spec Podman cannot read", "/v4.0.0/libpod/containers/create", `{"mounts":"/etc"}`, "bind-mounts: the body is not a spec Podman can read: json: cannot unmarshal string into Go struct field libpodMountSpec.mounts of type []struct { Type string \"json:\\\"type\\\"\"; Source string \"json:\\\"source\\\"\"; Options []string \"json:\\\"options\\\"\" }"},
-		{"kube play", "/v4.0.0/libpod/play/kube", `{}`, "bind-mounts: the host paths of a Kubernetes YAML cannot be checked, so libpod.play.kube is refused"},
-		{"restore import", "/v4.0.0/libpod/containers/abc/restore?import=true", ``, "bind-mounts: the host paths of an imported checkpoint cannot be checked, so the restore is refused"},
+		{"libpod spec Podman cannot read", "/v4.0.0/libpod/containers/create", `{"mounts":"/etc"}`, "bind-mounts: the body is not JSON the daemon can read: json: cannot unmarshal string into Go struct field libpodSpec.mounts of type []struct { Type string \"json:\\\"type\\\"\"; Source string \"json:\\\"source\\\"\"; Options []string \"json:\\\"options\\\"\" }"},
+		{"kube play", "/v4.0.0/libpod/play/kube", `{}`, "bind-mounts: the host paths of Kubernetes YAML cannot be checked, so libpod.play.kube is refused"},
+		{"restore import", "/v4.0.0/libpod/containers/abc/restore?import=true", ``, "bind-mounts: the host paths of an imported checkpoint archive cannot be checked, so libpod.container.restore is refused"},
+		{"restore import empty", "/v4.0.0/libpod/containers/abc/restore?import=", ``, "bind-mounts: the host paths of an imported checkpoint archive cannot be checked, so libpod.container.restore is refused"},
 		{"restore in place", "/v4.0.0/libpod/containers/abc/restore?import=false", ``, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -62,8 +62,8 @@ func (p *noHostNamespaces) decide(ctx context.Context, c *Call) (verdict, error)
 	case "libpod.container.create":
 		return p.deny(p.libpod(ctx, c)), nil
 	case "libpod.pod.create":
-		var s libpodPodSpec
-		if err := rawInto(c, &s); err != nil {
+		s, err := c.libpodSpec()
+		if err != nil {
 			return p.d.unreadable(withErr(c, err)), nil
 		}
 		return p.deny(p.libpodNamespaces(ctx, map[string]libpodNS{
@@ -188,8 +188,8 @@ func (p *noHostNamespaces) service(ctx context.Context, c *Call) string {
 
 // libpod says why a Podman container spec shares a host namespace.
 func (p *noHostNamespaces) libpod(ctx context.Context, c *Call) string {
-	var s libpodSpec
-	if err := rawInto(c, &s); err != nil {
+	s, err := c.libpodSpec()
+	if err != nil {
 		return fmt.Sprintf("cannot read the body of %s, so cannot tell what it asks for: %v", c.Route.Name, err)
 	}
 	why := p.libpodNamespaces(ctx, map[string]libpodNS{"pid": s.PidNS, "ipc": s.IpcNS,
@@ -246,12 +246,10 @@ func (p *noHostNamespaces) pod(ctx context.Context, pod, field string) string {
 }
 
 // build says why a build's containers would share a host namespace:
-// networkmode (Docker's and Podman's) or Podman's nsoptions. A form body
-// would put values before the query's that the policy does not read.
+// networkmode (Docker's and Podman's) or Podman's nsoptions. (A form
+// body, whose values the daemon reads before the query's, is refused for
+// every policy: see formBody.)
 func (p *noHostNamespaces) build(ctx context.Context, c *Call) string {
-	if formBody(c) {
-		return "a build whose options are sent as a form body is not allowed: the daemon reads them before the query, which the policy reads"
-	}
 	for _, v := range queryValues(c, "networkmode") {
 		if strings.EqualFold(v, "host") || strings.HasPrefix(v, "ns:") {
 			return fmt.Sprintf("the host's network namespace is not allowed (networkmode %q)", v)

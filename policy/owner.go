@@ -9,7 +9,6 @@ package policy
 import (
 	"context"
 	"fmt"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -109,11 +108,6 @@ func (p *ownerPolicy) decide(ctx context.Context, c *Call) (verdict, error) {
 	if p.admins[owner] {
 		return verdict{}, nil
 	}
-	if ownerFormPost(c) {
-		// net/http's ParseForm lets such a body override the query, which
-		// is where filters and names are read.
-		return p.refuse(http.StatusBadRequest, "a form-encoded body is not accepted (Docker would read it over the query)"), nil
-	}
 	if c.Libpod() {
 		return p.refuse(http.StatusForbidden, "Podman's libpod API is not scoped by owner; only admins may use it"), nil
 	}
@@ -144,18 +138,6 @@ func (p *ownerPolicy) decide(ctx context.Context, c *Call) (verdict, error) {
 // refuse is a denial naming the policy.
 func (p *ownerPolicy) refuse(status int, format string, args ...any) verdict {
 	return verdict{deny: p.name + ": " + fmt.Sprintf(format, args...), status: status}
-}
-
-// isFormPost reports whether a call's body is a form that net/http would
-// parse into the values Docker reads as the query.
-func ownerFormPost(c *Call) bool {
-	switch c.Method {
-	case http.MethodPost, http.MethodPut, http.MethodPatch:
-	default:
-		return false
-	}
-	mt, _, err := mime.ParseMediaType(c.Headers.Get("Content-Type"))
-	return err == nil && mt == "application/x-www-form-urlencoded"
 }
 
 // ownerCall is one call being decided.

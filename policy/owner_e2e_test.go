@@ -28,7 +28,7 @@ adapters:
     builtin: owner
 `
 
-// dockerUser runs a docker CLI as one user: the test's own (root), or
+// ownerCLI runs a docker CLI as one user: the test's own (root), or
 // another uid, through a proxy or the daemon.
 type ownerCLI struct {
 	cli    string

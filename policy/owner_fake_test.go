@@ -24,12 +24,12 @@ const (
 	ownerBob     = "uid:1000"
 )
 
-// fakeObject is one object of the fake daemon.
+// ownerFakeObject is one object of the fake daemon.
 type ownerFakeObject struct {
 	ID, Name, Owner, ContainerID string
 }
 
-// fakeDocker is the fake daemon.
+// ownerFakeDaemon is the fake daemon.
 type ownerFakeDaemon struct {
 	mu         sync.Mutex
 	containers []ownerFakeObject
@@ -48,7 +48,7 @@ func newOwnerFakeDaemon() *ownerFakeDaemon {
 	}
 }
 
-// find resolves a name as Docker does: full ID, name, ID prefix.
+// ownerFind resolves a name as Docker does: full ID, name, ID prefix.
 func ownerFind(objs []ownerFakeObject, name string) (ownerFakeObject, bool) {
 	for _, o := range objs {
 		if o.ID == name || o.Name == name || o.ID != "" && strings.HasPrefix(o.ID, name) {
@@ -132,7 +132,7 @@ func (d *ownerFakeDaemon) volume(name string) (ownerFakeObject, bool) {
 	return ownerFind(d.volumes, name)
 }
 
-// tripper sends the policy's lookups to a test server.
+// ownerTripper sends the policy's lookups to a test server.
 type ownerTripper struct{ url *url.URL }
 
 func (t ownerTripper) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -155,7 +155,7 @@ func ownerHook(t *testing.T, d http.Handler, opts map[string]powerstrip.PolicyOp
 	return h
 }
 
-// outcome is what a call came to: rewritten, refused, or passed.
+// ownerOutcome is what a call came to: rewritten, refused, or passed.
 type ownerOutcome struct {
 	request *powerstrip.ClientRequest // nil: passed unchanged
 	status  int                       // of a refusal
@@ -164,7 +164,7 @@ type ownerOutcome struct {
 
 func ownerUID(n uint32) *powerstrip.Caller { return &powerstrip.Caller{UID: &n} }
 
-// run sends one pre-hook call.
+// ownerRun sends one pre-hook call.
 func ownerRun(t *testing.T, h powerstrip.Hook, caller *powerstrip.Caller, method, request string, body ...string) ownerOutcome {
 	t.Helper()
 	cr := powerstrip.ClientRequest{Method: method, Request: request, Headers: http.Header{}}

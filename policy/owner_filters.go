@@ -52,7 +52,7 @@ func addLabelFilter(rawQuery, want string) (string, error) {
 	return strings.Join(append(kept, "filters="+url.QueryEscape(string(encoded))), "&"), nil
 }
 
-// parseFilters reads a filters parameter as Docker does (filters.FromJSON):
+// ownerParseFilters reads a filters parameter as Docker does (filters.FromJSON):
 // {"label":{"k=v":true}}, or else the older {"label":["k=v"]}; "" is none.
 // The booleans mean nothing to Docker's matching, so the older form is
 // read into the newer.

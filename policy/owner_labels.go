@@ -59,14 +59,14 @@ func stampLabels(body, label, owner string) (string, error) {
 	return out.String(), nil
 }
 
-// member is one member of a JSON object: its key decoded and as written,
+// ownerMember is one member of a JSON object: its key decoded and as written,
 // and its value as written.
 type ownerMember struct {
 	key, rawKey string
 	value       json.RawMessage
 }
 
-// objectMembers splits a JSON object into its members, in order, duplicates
+// ownerMembers splits a JSON object into its members, in order, duplicates
 // and all.
 func ownerMembers(text string) ([]ownerMember, error) {
 	dec := json.NewDecoder(strings.NewReader(text))

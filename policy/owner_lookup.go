@@ -7,23 +7,13 @@ package policy
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"time"
 )
 
-// lookupTimeout bounds one lookup, within the hook's own deadline.
-const ownerLookupTimeout = 10 * time.Second
-
-// lookupLimit bounds an inspect answer read (a container with many
-// labels, mounts and environment variables is a few kB).
-const ownerLookupLimit = 8 << 20
-
-// objectKind is a kind of object the policy scopes.
+// ownedKind is a kind of object the policy scopes.
 type ownedKind struct {
 	// noun is what Docker calls it: "container".
 	noun string
@@ -41,7 +31,7 @@ type ownedKind struct {
 	parent *ownedKind
 }
 
-// inspected is the part of an inspect answer the policy reads.
+// ownedInspect is the part of an inspect answer the policy reads.
 type ownedInspect struct {
 	ID     string            `json:"Id"` // "ID" for an exec: keys fold
 	Name   string            `json:"Name"`
@@ -73,63 +63,20 @@ var (
 		notFound: "No such exec instance: %s", parent: ownedContainer}
 )
 
-// predefinedNetworks are the networks every daemon has, which all users
+// ownerSharedNetworks are the networks every daemon has, which all users
 // share: they carry no owner.
 var ownerSharedNetworks = map[string]bool{"bridge": true, "host": true, "none": true}
 
 // lookup inspects the object name of kind k. found is false when the
-// daemon has none (404); another status is an error.
+// daemon has none (404); another refusal is a *daemonRefusal.
 func (p *ownerPolicy) lookup(ctx context.Context, k *ownedKind, name string) (obj *ownedInspect, found bool, err error) {
-	ctx, cancel := context.WithTimeout(ctx, ownerLookupTimeout)
-	defer cancel()
-	u := &url.URL{Scheme: "http", Host: "docker", Path: k.prefix + name + k.suffix}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return nil, false, fmt.Errorf("looking up %s %q: %w", k.noun, name, err)
-	}
-	resp, err := p.docker.RoundTrip(req)
-	if err != nil {
-		return nil, false, fmt.Errorf("looking up %s %q: %w", k.noun, name, err)
-	}
-	defer resp.Body.Close()
-	text, err := io.ReadAll(io.LimitReader(resp.Body, ownerLookupLimit+1))
-	if err != nil {
-		return nil, false, fmt.Errorf("looking up %s %q: %w", k.noun, name, err)
-	}
-	switch {
-	case resp.StatusCode == http.StatusNotFound:
-		return nil, false, nil
-	case resp.StatusCode != http.StatusOK:
-		return nil, false, &ownerLookupError{noun: k.noun, name: name, status: resp.StatusCode, message: ownerDaemonMessage(text)}
-	case len(text) > ownerLookupLimit:
-		return nil, false, fmt.Errorf("looking up %s %q: the answer is over %d bytes", k.noun, name, ownerLookupLimit)
-	}
+	path := (&url.URL{Path: k.prefix + name + k.suffix}).EscapedPath()
 	obj = new(ownedInspect)
-	if err := json.Unmarshal(text, obj); err != nil {
+	found, err = daemonGet(ctx, p.docker, path, obj)
+	if err != nil {
 		return nil, false, fmt.Errorf("looking up %s %q: %w", k.noun, name, err)
 	}
-	return obj, true, nil
-}
-
-// lookupError is a lookup the daemon refused with a status other than 404,
-// such as an ID prefix that names two objects.
-type ownerLookupError struct {
-	noun, name string
-	status     int
-	message    string
-}
-
-func (e *ownerLookupError) Error() string {
-	return fmt.Sprintf("looking up %s %q: the daemon answered %d: %s", e.noun, e.name, e.status, e.message)
-}
-
-// dockerMessage is the message of Docker's error body, or the body.
-func ownerDaemonMessage(text []byte) string {
-	var m struct{ Message string }
-	if json.Unmarshal(text, &m) == nil && m.Message != "" {
-		return m.Message
-	}
-	return string(text)
+	return obj, found, nil
 }
 
 // owned looks name up and reports whether the caller may reach it: it is
@@ -142,9 +89,9 @@ func (oc *ownerCall) owned(ctx context.Context, k *ownedKind, name string) (obj 
 		return nil, &v, nil
 	}
 	obj, found, err := oc.p.lookup(ctx, k, name)
-	var le *ownerLookupError
-	if errors.As(err, &le) {
-		v := oc.p.refuse(le.status, "%v", le)
+	var r *daemonRefusal
+	if errors.As(err, &r) {
+		v := oc.p.refuse(r.status, "%v", err)
 		return nil, &v, nil
 	}
 	if err != nil {

@@ -38,7 +38,7 @@ func (oc *ownerCall) object(ctx context.Context, k *ownedKind) (verdict, error) 
 	return oc.rewritten((&url.URL{Path: rebuild(obj.ID), RawQuery: rawQuery}).RequestURI(), nil), nil
 }
 
-// verdictOf is the verdict a denial points to, or the zero verdict.
+// ownerVerdict is the verdict a denial points to, or the zero verdict.
 func ownerVerdict(v *verdict) verdict {
 	if v == nil {
 		return verdict{}
@@ -78,7 +78,7 @@ func (oc *ownerCall) objectBody(ctx context.Context) (verdict, error) {
 	return ownerVerdict(deny), err
 }
 
-// pathObject finds the object a canonical path names by its route's
+// ownerPathObject finds the object a canonical path names by its route's
 // template: the first {variable} of the template, over one segment or, for
 // {name:.*}, over all those its literal segments leave. rebuild makes the
 // same path with another object in its place.

@@ -7,12 +7,11 @@ package policy
 // label, as Docker would make it without one.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
@@ -105,7 +104,7 @@ func (oc *ownerCall) volumeRefs(ctx context.Context, hc *container.HostConfig) (
 	return verdict{}, nil
 }
 
-// volumeSpec is the body of a volume create.
+// ownerVolumeSpec is the body of a volume create.
 type ownerVolumeSpec struct {
 	Name       string
 	Driver     string            `json:",omitempty"`
@@ -128,27 +127,13 @@ func (oc *ownerCall) volumeRef(ctx context.Context, spec ownerVolumeSpec) (verdi
 	if err != nil {
 		return verdict{}, fmt.Errorf("making volume %q: %w", spec.Name, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, ownerLookupTimeout)
-	defer cancel()
-	u := &url.URL{Scheme: "http", Host: "docker", Path: "/volumes/create"}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
-	if err != nil {
-		return verdict{}, fmt.Errorf("making volume %q: %w", spec.Name, err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := oc.p.docker.RoundTrip(req)
-	if err != nil {
-		return verdict{}, fmt.Errorf("making volume %q: %w", spec.Name, err)
-	}
-	defer resp.Body.Close()
 	var vol ownedInspect
-	dec := json.NewDecoder(http.MaxBytesReader(nil, resp.Body, ownerLookupLimit))
-	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
-		var m struct{ Message string }
-		dec.Decode(&m) //nolint:errcheck // the status says enough without it
-		return oc.p.refuse(resp.StatusCode, "making volume %q: %s", spec.Name, m.Message), nil
+	err = askDaemon(ctx, oc.p.docker, http.MethodPost, "/volumes/create", body, &vol)
+	var r *daemonRefusal
+	if errors.As(err, &r) {
+		return oc.p.refuse(r.status, "making volume %q: %s", spec.Name, r.message), nil
 	}
-	if err := dec.Decode(&vol); err != nil {
+	if err != nil {
 		return verdict{}, fmt.Errorf("making volume %q: %w", spec.Name, err)
 	}
 	if !oc.mayReach(ownedVolume, &vol) {

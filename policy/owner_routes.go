@@ -8,32 +8,32 @@ package policy
 type ownerAct uint8
 
 const (
-	// actPass lets the call through: it reads or changes what all users
+	// ownActPass lets the call through: it reads or changes what all users
 	// share (images, the daemon's version), not one user's objects.
 	ownActPass ownerAct = iota
-	// actAdmin refuses the call to all but admins: it changes what all
+	// ownActAdmin refuses the call to all but admins: it changes what all
 	// users share (pruning images), or acts on objects the policy cannot
 	// scope (swarm services, secrets and configs, plugins).
 	ownActAdmin
-	// actStamp labels what the call creates with the caller's owner value,
+	// ownActStamp labels what the call creates with the caller's owner value,
 	// after checking the objects the body names are the caller's.
 	ownActStamp
-	// actFilter adds the caller's label to the filters of a list, prune
+	// ownActFilter adds the caller's label to the filters of a list, prune
 	// or events call.
 	ownActFilter
-	// actObject lets the call through only if the object its path names
+	// ownActObject lets the call through only if the object its path names
 	// is the caller's.
 	ownActObject
-	// actCommit checks the container a commit's query names.
+	// ownActCommit checks the container a commit's query names.
 	ownActCommit
-	// actBuild checks the container a build's network mode names.
+	// ownActBuild checks the container a build's network mode names.
 	ownActBuild
 )
 
 // ownerTreatment is one route's entry.
 type ownerTreatment struct {
 	act  ownerAct
-	kind *ownedKind // for actObject
+	kind *ownedKind // for ownActObject
 }
 
 var (

@@ -11,7 +11,7 @@ import (
 	"github.com/powerstrip-go/powerstrip"
 )
 
-// labelsOf decodes a rewritten create body as dockerd does and returns
+// ownerLabelsOf decodes a rewritten create body as dockerd does and returns
 // the labels the container would get.
 func ownerLabelsOf(t *testing.T, route string, body *string) map[string]string {
 	t.Helper()
@@ -109,7 +109,7 @@ func TestOwnerRefusesUnlabellableCreates(t *testing.T) {
 	}
 }
 
-// filtersOf is the filters a rewritten list call gives Docker.
+// ownerFiltersOf is the filters a rewritten list call gives Docker.
 func ownerFiltersOf(t *testing.T, r *powerstrip.ClientRequest) (map[string]map[string]bool, url.Values) {
 	t.Helper()
 	_, raw, _ := strings.Cut(r.Request, "?")

@@ -50,8 +50,8 @@ func (p *noPrivileged) decide(_ context.Context, c *Call) (verdict, error) {
 	case "libpod.container.create":
 		return p.libpod(c), nil
 	case "libpod.pod.create":
-		var s libpodPodSpec
-		if err := rawInto(c, &s); err != nil {
+		s, err := c.libpodSpec()
+		if err != nil {
 			return p.d.unreadable(withErr(c, err)), nil
 		}
 		return p.securityOpts(s.SecurityOpt, "security_opt"), nil
@@ -203,8 +203,8 @@ func (p *noPrivileged) service(c *Call) verdict {
 
 // libpod rules on Podman's container spec.
 func (p *noPrivileged) libpod(c *Call) verdict {
-	var s libpodSpec
-	if err := rawInto(c, &s); err != nil {
+	s, err := c.libpodSpec()
+	if err != nil {
 		return p.d.unreadable(withErr(c, err))
 	}
 	switch {
@@ -263,17 +263,5 @@ func (p *noPrivileged) plugin(c *Call) verdict {
 // build rules on a Podman build's security options, a JSON list in the
 // query (Docker's /build has none).
 func (p *noPrivileged) build(c *Call) verdict {
-	for _, v := range queryValues(c, "securityopt") {
-		if v == "" {
-			continue
-		}
-		opts, err := jsonList(v)
-		if err != nil {
-			return p.d.deny("cannot read the build's securityopt %q: %v", v, err)
-		}
-		if d := p.securityOpts(opts, "securityopt"); d.deny != "" {
-			return d
-		}
-	}
-	return verdict{}
+	return p.d.queryLists(c, "securityopt", p.securityOpts)
 }

@@ -8,9 +8,8 @@ package policy
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
+	"strconv"
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
@@ -58,7 +57,21 @@ func readableCreator(c *Call) bool {
 	case "libpod.container.restore":
 		// Without import, the container is restored as it was created,
 		// which was admitted then; with import, from a tarball's config.
-		return !queryTrue(c, "import")
+		return !importsCheckpoint(c)
+	}
+	return false
+}
+
+// importsCheckpoint reports whether a libpod restore creates its
+// container from an exported checkpoint (import set), mounts, image and
+// all. Podman's schema decoder matches the key in any case and reads the
+// value with strconv.ParseBool; anything but a clear false ("" and "off"
+// included) is taken as set, so no reading of the flag can slip by.
+func importsCheckpoint(c *Call) bool {
+	for _, v := range queryValues(c, "import") {
+		if b, err := strconv.ParseBool(v); err != nil || b {
+			return true
+		}
 	}
 	return false
 }
@@ -96,84 +109,11 @@ func readsHostConfig(c *Call) bool {
 	return c.Route.Name == "container.create" || c.Route.Name == "container.start"
 }
 
-// libpodNS is a namespace of Podman's SpecGenerator ({"nsmode":"host"}).
-type libpodNS struct {
-	NSMode string `json:"nsmode"`
-	Value  string `json:"value"`
-}
-
-// libpodResources is the part of an OCI LinuxResources the pack reads:
-// its device cgroup rules.
-type libpodResources struct {
-	Devices []json.RawMessage `json:"devices"`
-}
-
-// libpodSpec is the part of Podman's SpecGenerator (the body of POST
-// /libpod/containers/create) the pack rules on. Podman decodes it with
-// encoding/json, as this is: keys match case-insensitively, and the last
-// duplicate wins.
-type libpodSpec struct {
-	Privileged         *bool            `json:"privileged"`
-	CapAdd             []string         `json:"cap_add"`
-	SelinuxOpts        []string         `json:"selinux_opts"`
-	ApparmorProfile    string           `json:"apparmor_profile"`
-	SeccompPolicy      string           `json:"seccomp_policy"`
-	SeccompProfilePath string           `json:"seccomp_profile_path"`
-	Unmask             []string         `json:"unmask"`
-	Pod                string           `json:"pod"`
-	PidNS              libpodNS         `json:"pidns"`
-	IpcNS              libpodNS         `json:"ipcns"`
-	UtsNS              libpodNS         `json:"utsns"`
-	NetNS              libpodNS         `json:"netns"`
-	UserNS             libpodNS         `json:"userns"`
-	CgroupNS           libpodNS         `json:"cgroupns"`
-	Devices            []struct{}       `json:"devices"`
-	DeviceCgroupRule   []struct{}       `json:"device_cgroup_rule"`
-	DevicesFrom        []string         `json:"devices_from"`
-	HostDeviceList     []struct{}       `json:"host_device_list"`
-	GPUs               []string         `json:"gpus"`
-	ResourceLimits     *libpodResources `json:"resource_limits"`
-}
-
-// libpodPodSpec is the part of Podman's PodSpecGenerator (POST
-// /libpod/pods/create) the pack rules on: the infra container's
-// namespaces, which the pod's containers join.
-type libpodPodSpec struct {
-	PidNS          libpodNS         `json:"pidns"`
-	IpcNS          libpodNS         `json:"ipcns"`
-	UtsNS          libpodNS         `json:"utsns"`
-	NetNS          libpodNS         `json:"netns"`
-	UserNS         libpodNS         `json:"userns"`
-	Devices        []string         `json:"pod_devices"`
-	SecurityOpt    []string         `json:"security_opt"`
-	ResourceLimits *libpodResources `json:"resource_limits"`
-}
-
 // serviceWire holds what dockerd 20.10 reads of a service spec and the
 // newest types dropped: the deprecated top-level Networks, which swarm
 // uses when the task template has none.
 type serviceWire struct {
 	Networks []swarm.NetworkAttachmentConfig
-}
-
-// rawInto decodes the call's body into v as Podman or dockerd would, for
-// routes whose Call.Body is not typed for the pack's needs. A call without
-// a body leaves v as it is.
-func rawInto(c *Call, v any) error {
-	if c.BodyErr != nil {
-		return c.BodyErr
-	}
-	if c.request == nil || c.request.Body == nil {
-		return nil
-	}
-	dec := json.NewDecoder(strings.NewReader(*c.request.Body))
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("the body is not JSON the daemon can read: %w", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return errors.New("the body has data after its JSON value")
-	}
-	return nil
 }
 
 // execPrivileged is an exec create's Privileged, Docker's or libpod's
@@ -224,6 +164,26 @@ func isBuild(c *Call) bool {
 		return true
 	}
 	return false
+}
+
+// queryLists rules with check on every value of a query parameter that
+// Podman decodes as a JSON list of strings (a build's securityopt,
+// addcaps), every spelling of its key; a value that is not such a list is
+// refused, as the policy cannot tell what it asks for.
+func (d denier) queryLists(c *Call, key string, check func(list []string, field string) verdict) verdict {
+	for _, v := range queryValues(c, key) {
+		if v == "" {
+			continue
+		}
+		list, err := jsonList(v)
+		if err != nil {
+			return d.deny("cannot read the build's %s %q: %v", key, v, err)
+		}
+		if r := check(list, key); r.deny != "" {
+			return r
+		}
+	}
+	return verdict{}
 }
 
 // jsonList reads a query value Podman decodes as a JSON list of strings.

@@ -6,56 +6,22 @@ package policy
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/powerstrip-go/powerstrip"
 )
-
-// lookupTimeout bounds each lookup, within the hook's own deadline.
-const lookupTimeout = 10 * time.Second
-
-// lookupLimit bounds the answer read: an inspect is a few KiB.
-const lookupLimit = 4 << 20
 
 // daemon looks things up in the daemon, past every hook.
 type daemon struct{ rt http.RoundTripper }
 
 func newDaemon(env powerstrip.PolicyEnv) daemon { return daemon{rt: env.Docker} }
 
-// get decodes the JSON answer to GET path (unversioned: the daemon's own
-// version) into v. Any status but 200 is an error, so that a policy that
-// cannot tell denies.
+// get decodes the JSON answer to GET path into v. Any answer but 200,
+// 404 too, is an error: a policy that cannot tell what a name stands for
+// denies.
 func (d daemon) get(ctx context.Context, path string, v any) error {
-	if d.rt == nil {
-		return fmt.Errorf("GET %s: no daemon to ask", path)
-	}
-	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://docker"+path, nil)
-	if err != nil {
-		return fmt.Errorf("GET %s: %w", path, err)
-	}
-	resp, err := d.rt.RoundTrip(req)
-	if err != nil {
-		return fmt.Errorf("GET %s: %w", path, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, lookupLimit))
-	if err != nil {
-		return fmt.Errorf("GET %s: %w", path, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: the daemon answered %d: %.200s", path, resp.StatusCode, body)
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("GET %s: %w", path, err)
-	}
-	return nil
+	return askDaemon(ctx, d.rt, http.MethodGet, path, nil, v)
 }
 
 // containerModes are the namespace modes of an existing container.

@@ -109,6 +109,8 @@ func TestOpaqueCreatorsAreDenied(t *testing.T) {
 			{name: "kube play new", method: "POST", request: "/v5.0.0/libpod/kube/play", unseen: true, deny: "Kubernetes YAML"},
 			{name: "quadlets", method: "POST", request: "/v5.6.0/libpod/quadlets", unseen: true, deny: "quadlet"},
 			{name: "restore import", method: "POST", request: "/v4.0.0/libpod/containers/x/restore?Import=on", deny: "checkpoint"},
+			{name: "restore import off", method: "POST", request: "/v4.0.0/libpod/containers/x/restore?import=off", deny: "checkpoint"},
+			{name: "restore import empty", method: "POST", request: "/v4.0.0/libpod/containers/x/restore?IMPORT=", deny: "checkpoint"},
 			{name: "restore", method: "POST", request: "/v4.0.0/libpod/containers/x/restore?import=false"},
 			{name: "unrelated", method: "GET", request: "/v1.41/containers/json"},
 		})

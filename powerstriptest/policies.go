@@ -9,7 +9,6 @@ package powerstriptest
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -140,7 +139,7 @@ func warningsOf(body []byte) ([]string, error) {
 		Warning  string
 	}
 	if err := json.Unmarshal(body, &a); err != nil {
-		return nil, errors.New("the answer is not the fake daemon's JSON: " + err.Error())
+		return nil, fmt.Errorf("the answer is not the fake daemon's JSON: %w", err)
 	}
 	if a.Warning != "" {
 		return strings.Split(a.Warning, "\n"), nil
