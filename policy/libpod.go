@@ -78,15 +78,52 @@ type libpodSpec struct {
 	Volumes []*struct {
 		Name string
 	} `json:"volumes"`
-	// OverlayVolumes are overlays whose lower layer is a host path.
+	// OverlayVolumes are overlays whose lower layer is a host path; their
+	// options may name host directories too (upperdir=, workdir=).
 	OverlayVolumes []*struct {
-		Source string `json:"source"`
+		Source  string   `json:"source"`
+		Options []string `json:"options"`
 	} `json:"overlay_volumes"`
+	// Host files and directories Podman mounts or writes for the
+	// container: the init binary's path (mounted in the container, so
+	// "/etc" mounts the host's /etc), the log file, conmon's pid files,
+	// and directories treated as chroots.
+	InitPath           string   `json:"init_path"`
+	ConmonPidFile      string   `json:"conmon_pid_file"`
+	InfraConmonPidFile string   `json:"infra_conmon_pid_file"`
+	ChrootDirectories  []string `json:"chroot_directories"`
+	LogConfiguration   *struct {
+		Path string `json:"path"`
+	} `json:"log_configuration"`
+	// OCIRuntime is the runtime to run the container with: a name from
+	// containers.conf, or a path to any binary, which then runs as root.
+	OCIRuntime string `json:"oci_runtime"`
 	// ImageVolumes mount an image's filesystem.
 	ImageVolumes []*struct {
 		Source string
 	} `json:"image_volumes"`
 	VolumesFrom []string `json:"volumes_from"`
+}
+
+// hostPaths are the host paths the spec names outside its mounts, with
+// the field each comes from.
+func (s *libpodSpec) hostPaths() [][2]string {
+	var out [][2]string
+	add := func(p, field string) {
+		if p != "" {
+			out = append(out, [2]string{p, field})
+		}
+	}
+	add(s.InitPath, "init_path")
+	add(s.ConmonPidFile, "conmon_pid_file")
+	add(s.InfraConmonPidFile, "infra_conmon_pid_file")
+	if s.LogConfiguration != nil {
+		add(s.LogConfiguration.Path, "log_configuration.path")
+	}
+	for _, d := range s.ChrootDirectories {
+		add(d, "chroot_directories")
+	}
+	return out
 }
 
 // libpodSpec is the call's body read as a libpod container or pod spec,

@@ -65,6 +65,11 @@ func (p *bindMounts) judge(ctx context.Context, c *Call) string {
 	if c.Route.Effect == "container.create" && !readableCreator(c) {
 		return fmt.Sprintf("%s: the host paths of %s cannot be checked, so %s is refused", p.name, opaqueWhat(c), route)
 	}
+	if startsContainer(c) {
+		if why := p.judgeStored(ctx, c); why != "" {
+			return why
+		}
+	}
 	switch route {
 	case "container.create":
 		if b, ok := c.Body.(*CreateBody); ok && b.HostConfig != nil {
@@ -111,6 +116,49 @@ func (p *bindMounts) judgeStart(ctx context.Context, c *Call) string {
 	return ""
 }
 
+// startsContainer reports whether the call starts one container by name:
+// start, restart and libpod's init, not a pod's start.
+func startsContainer(c *Call) bool {
+	return c.Route.Effect == "container.start" && !strings.HasPrefix(c.Route.Name, "libpod.pod.")
+}
+
+// judgeStored judges the container a start names, as the daemon holds it.
+// Its host paths were judged at create, but a path judged then may since
+// have become a symlink out of the allowed directories (a caller can write
+// into a directory it may bind, with docker cp), and the daemon resolves
+// it only now, when it mounts it; so every host path the container mounts
+// is judged again, resolved afresh. A container the daemon does not know
+// is the daemon's to refuse.
+func (p *bindMounts) judgeStored(ctx context.Context, c *Call) string {
+	name, _, ok := ownerPathObject(c.Route.Path, c.Path, c.Version)
+	if !ok {
+		return fmt.Sprintf("%s: cannot tell which container %s starts", p.name, c.Path)
+	}
+	var ci struct {
+		HostConfig *container.HostConfig
+		Mounts     []container.MountPoint
+	}
+	found, err := daemonGet(ctx, p.env.Docker, "/containers/"+url.PathEscape(name)+"/json", &ci)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("%s: cannot look up container %s to check its host paths again: %v", p.name, name, err)
+	case !found:
+		return ""
+	}
+	field := "container " + name
+	for _, m := range ci.Mounts {
+		if m.Type == mount.TypeBind {
+			if why := p.paths.judge(p.name, m.Source, field+" Mounts"); why != "" {
+				return why
+			}
+		}
+	}
+	if ci.HostConfig != nil {
+		return p.judgeHostConfig(ctx, ci.HostConfig, field+" HostConfig")
+	}
+	return ""
+}
+
 // judgeHostConfig judges a container's binds, mounts and volumes-from.
 func (p *bindMounts) judgeHostConfig(ctx context.Context, hc *container.HostConfig, field string) string {
 	for _, b := range hc.Binds {
@@ -140,14 +188,36 @@ func (p *bindMounts) judgeBind(ctx context.Context, spec, field string) string {
 	if strings.Count(spec, ":") > 2 {
 		return fmt.Sprintf("%s: %q is not a bind Docker can read (%s)", p.name, spec, field)
 	}
-	src, _, hasTarget := strings.Cut(spec, ":")
-	switch {
-	case !hasTarget:
+	src, rest, hasTarget := strings.Cut(spec, ":")
+	if !hasTarget {
 		return ""
-	case strings.HasPrefix(src, "/"):
+	}
+	_, opts, _ := strings.Cut(rest, ":")
+	if why := p.judgeOverlayOptions(strings.Split(opts, ","), field); why != "" {
+		return why
+	}
+	if strings.HasPrefix(src, "/") {
 		return p.paths.judge(p.name, src, field)
 	}
 	return p.judgeNamedVolume(ctx, src, field)
+}
+
+// judgeOverlayOptions judges the host directories an overlay's options
+// name: Podman's ":O,upperdir=/etc,workdir=/tmp/w" writes the container's
+// changes into them, so each must be allowed like a bind's source.
+func (p *bindMounts) judgeOverlayOptions(opts []string, field string) string {
+	for _, o := range opts {
+		k, v, ok := strings.Cut(o, "=")
+		if !ok {
+			continue
+		}
+		if k = strings.ToLower(strings.TrimSpace(k)); k == "upperdir" || k == "workdir" {
+			if why := p.paths.judge(p.name, v, field+" "+k); why != "" {
+				return why
+			}
+		}
+	}
+	return ""
 }
 
 // judgeMounts judges mounts (HostConfig.Mounts, a service's mounts).
@@ -155,6 +225,12 @@ func (p *bindMounts) judgeBind(ctx context.Context, spec, field string) string {
 // refused, so a new kind of mount cannot slip through.
 func (p *bindMounts) judgeMounts(ctx context.Context, mounts []mount.Mount, field string) string {
 	for _, m := range mounts {
+		// Podman turns a mount back into "type=bind,source=S,target=T" and
+		// parses that again, so a comma or quote in a path smuggles in a
+		// source of its own ("/x,src=/etc"). No real path needs one.
+		if strings.ContainsAny(m.Source+m.Target, ",\"") {
+			return fmt.Sprintf("%s: a mount whose source or target holds a comma or a quote is not allowed (%s)", p.name, field)
+		}
 		switch mount.Type(strings.ToLower(string(m.Type))) {
 		case mount.TypeBind:
 			if why := p.paths.judge(p.name, m.Source, field); why != "" {

@@ -24,11 +24,19 @@ func (p *bindMounts) judgeLibpod(ctx context.Context, c *Call) string {
 			return why
 		}
 	}
+	for _, hp := range s.hostPaths() {
+		if why := p.paths.judge(p.name, hp[0], hp[1]); why != "" {
+			return why
+		}
+	}
 	for _, m := range s.Mounts {
 		bind := strings.EqualFold(m.Type, "bind") || strings.EqualFold(m.Type, "rbind") || isBindOption(strings.Join(m.Options, ","))
 		switch {
 		case bind:
 			if why := p.paths.judge(p.name, m.Source, "mounts"); why != "" {
+				return why
+			}
+			if why := p.judgeOverlayOptions(m.Options, "mounts"); why != "" {
 				return why
 			}
 		case !libpodSafeMounts[strings.ToLower(m.Type)]:
@@ -40,6 +48,9 @@ func (p *bindMounts) judgeLibpod(ctx context.Context, c *Call) string {
 			continue
 		}
 		if why := p.paths.judge(p.name, o.Source, "overlay_volumes"); why != "" {
+			return why
+		}
+		if why := p.judgeOverlayOptions(o.Options, "overlay_volumes"); why != "" {
 			return why
 		}
 	}

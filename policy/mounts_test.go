@@ -58,6 +58,16 @@ func TestBindMountsBodies(t *testing.T) {
 		{"windows path", create, `{"HostConfig":{"Binds":["C:\\Windows:/x"]}}`, `bind-mounts: C:\Windows:/x is a Windows-style path, which is not allowed (HostConfig.Binds)`},
 		{"too many colons", create, `{"HostConfig":{"Binds":["/etc:/x:ro:z"]}}`, `bind-mounts: "/etc:/x:ro:z" is not a bind Docker can read (HostConfig.Binds)`},
 		{"anonymous volume", create, `{"HostConfig":{"Binds":["/data"]}}`, ""},
+		{"overlay upperdir (Podman)", create, `{"HostConfig":{"Binds":["/srv/data:/x:O,upperdir=/etc,workdir=/srv/data/w"]}}`, notAllowed("/etc", "HostConfig.Binds upperdir")},
+		{"overlay workdir (Podman)", create, `{"HostConfig":{"Binds":["/srv/data:/x:O,upperdir=/srv/data/u,workdir=/tmp/w"]}}`, notAllowed("/tmp/w", "HostConfig.Binds workdir")},
+		{"overlay inside allowed", create, `{"HostConfig":{"Binds":["/srv/data:/x:O,upperdir=/srv/data/u,workdir=/srv/data/w"]}}`, ""},
+		{"a source smuggled in a target (Podman)", create, `{"HostConfig":{"Mounts":[{"Type":"bind","Source":"/srv/data","Target":"/x,src=/etc"}]}}`,
+			"bind-mounts: a mount whose source or target holds a comma or a quote is not allowed (HostConfig.Mounts)"},
+		{"libpod init_path", "/v4.0.0/libpod/containers/create", `{"image":"x","init":true,"init_path":"/etc"}`, notAllowed("/etc", "init_path")},
+		{"libpod log path", "/v4.0.0/libpod/containers/create", `{"image":"x","log_configuration":{"driver":"k8s-file","path":"/etc/cron.d/x"}}`, notAllowed("/etc/cron.d/x", "log_configuration.path")},
+		{"libpod conmon pid file", "/v4.0.0/libpod/containers/create", `{"image":"x","conmon_pid_file":"/etc/x"}`, notAllowed("/etc/x", "conmon_pid_file")},
+		{"libpod infra conmon pid file", "/v4.0.0/libpod/pods/create", `{"infra_conmon_pid_file":"/etc/x"}`, notAllowed("/etc/x", "infra_conmon_pid_file")},
+		{"libpod overlay upperdir", "/v4.0.0/libpod/containers/create", `{"image":"x","overlay_volumes":[{"source":"/srv/data","destination":"/x","options":["upperdir=/etc","workdir=/srv/data/w"]}]}`, notAllowed("/etc", "overlay_volumes upperdir")},
 		{"named volume binding /etc", create, `{"HostConfig":{"Binds":["etcvol:/x"]}}`, boundBy("volume etcvol", "/etc", "HostConfig.Binds")},
 		{"named volume binding an allowed path", create, `{"HostConfig":{"Binds":["datavol:/x"]}}`, ""},
 		{"named volume not yet made", create, `{"HostConfig":{"Binds":["newvol:/x"]}}`, ""},
@@ -207,5 +217,64 @@ func TestBindMountsOptions(t *testing.T) {
 		if err == nil || err.Error() != tc.want {
 			t.Errorf("%v: got %v, want %s", tc.opts, err, tc.want)
 		}
+	}
+}
+
+// A start judges the container's host paths again, as the daemon holds
+// them, resolved afresh: a bind judged at create whose path has since
+// become a symlink out of the allowed directories is refused when the
+// daemon would mount it.
+func TestBindMountsAtStart(t *testing.T) {
+	dir := t.TempDir()
+	allowed, secret := filepath.Join(dir, "allowed"), filepath.Join(dir, "secret")
+	for _, d := range []string{allowed, secret, filepath.Join(allowed, "real")} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	swapped := filepath.Join(allowed, "sub")
+	stored := func(src string) any {
+		return struct {
+			HostConfig container.HostConfig
+			Mounts     []container.MountPoint
+		}{container.HostConfig{Binds: []string{src + ":/x"}}, []container.MountPoint{{Type: mount.TypeBind, Source: src, Destination: "/x"}}}
+	}
+	d := lookupDaemon{
+		"/containers/swapped/json": stored(swapped),
+		"/containers/fine/json":    stored(filepath.Join(allowed, "real")),
+		"/containers/etcbox/json":  stored("/etc"),
+		"/containers/broken/json":  errors.New("the store is locked"),
+	}
+	h := compileBuiltinForTest(t, "bind-mounts", map[string][]string{"allow": {allowed}}, powerstrip.PolicyEnv{Docker: d, DaemonLocal: true})
+	start := func(name, verb string) string {
+		return refusalOf(t, h, testCall{request: "/v1.41/containers/" + name + "/" + verb})
+	}
+	// At create, sub did not exist: allowed. Then it became a symlink.
+	if got := start("swapped", "start"); got != "" {
+		t.Fatalf("before the swap: %q", got)
+	}
+	if err := os.Symlink(secret, swapped); err != nil {
+		t.Fatal(err)
+	}
+	want := "bind-mounts: " + swapped + " resolves to " + secret + ", which is not an allowed host path (container swapped Mounts)"
+	for _, verb := range []string{"start", "restart"} {
+		if got := start("swapped", verb); got != want {
+			t.Errorf("%s after the swap: %q, want %q", verb, got, want)
+		}
+	}
+	if got := refusalOf(t, h, testCall{request: "/v4.0.0/libpod/containers/swapped/start"}); got != want {
+		t.Errorf("libpod start after the swap: %q", got)
+	}
+	if got := start("etcbox", "start"); !strings.Contains(got, "/etc is not an allowed host path") {
+		t.Errorf("a container made before the policy, binding /etc: %q", got)
+	}
+	if got := start("fine", "start"); got != "" {
+		t.Errorf("an allowed bind: %q", got)
+	}
+	if got := start("missing", "start"); got != "" {
+		t.Errorf("a container the daemon does not know is the daemon's to refuse: %q", got)
+	}
+	if got := start("broken", "start"); !strings.Contains(got, "cannot look up container broken") {
+		t.Errorf("a failed lookup: %q", got)
 	}
 }

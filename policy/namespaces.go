@@ -106,6 +106,11 @@ func (p *noHostNamespaces) mode(ctx context.Context, kind, mode, field string, d
 	if mode == "host" {
 		return fmt.Sprintf("the host's %s namespace is not allowed (%s %q)", kind, field, mode)
 	}
+	if strings.HasPrefix(mode, "ns:") {
+		// Podman's compat API joins the namespace at that path, and
+		// /proc/1/ns/* is the host's; Docker refuses the mode anyway.
+		return fmt.Sprintf("joining a %s namespace by path is not allowed (%s %q)", kind, field, mode)
+	}
 	if id, ok := strings.CutPrefix(mode, "container:"); ok {
 		return p.joined(ctx, kind, id, field, depth)
 	}

@@ -28,6 +28,8 @@ func TestNoHostNamespaces(t *testing.T) {
 		{name: "uts host", method: "POST", request: create, body: `{"HostConfig":{"UTSMode":"host"}}`, deny: "HostConfig.UTSMode"},
 		{name: "userns host", method: "POST", request: create, body: `{"HostConfig":{"UsernsMode":"host"}}`, deny: "HostConfig.UsernsMode"},
 		{name: "cgroupns host", method: "POST", request: create, body: `{"HostConfig":{"CgroupnsMode":"host"}}`, deny: "HostConfig.CgroupnsMode"},
+		{name: "pid by path (Podman's compat API)", method: "POST", request: create, body: `{"HostConfig":{"PidMode":"ns:/proc/self/ns/pid"}}`, deny: `joining a pid namespace by path is not allowed (HostConfig.PidMode "ns:/proc/self/ns/pid")`},
+		{name: "uts by path", method: "POST", request: create, body: `{"HostConfig":{"UTSMode":"ns:/proc/1/ns/uts"}}`, deny: "joining a uts namespace by path"},
 		{name: "network host", method: "POST", request: create, body: `{"HostConfig":{"NetworkMode":"host"}}`, deny: "HostConfig.NetworkMode"},
 		{name: "network host at the top level", method: "POST", request: create, body: `{"Image":"x","NetworkMode":"host"}`, deny: "HostConfig.NetworkMode"},
 		{name: "merged duplicates", method: "POST", request: create, body: `{"HostConfig":{"PidMode":"host"},"HOSTCONFIG":{"NetworkMode":"bridge"}}`, deny: "HostConfig.PidMode"},

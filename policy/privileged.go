@@ -219,6 +219,9 @@ func (p *noPrivileged) libpod(c *Call) verdict {
 		return p.d.deny("choosing a seccomp profile is not allowed (seccomp_profile_path %q)", s.SeccompProfilePath)
 	case len(s.Unmask) > 0:
 		return p.d.deny("unmasking the kernel's paths is not allowed (unmask)")
+	case strings.Contains(s.OCIRuntime, "/"):
+		// A path runs that binary as the runtime, as root, unconfined.
+		return p.d.deny("an OCI runtime given by path is not allowed (oci_runtime %q)", s.OCIRuntime)
 	}
 	for _, o := range s.SelinuxOpts {
 		if why := unconfiningLabel(o); why != "" {

@@ -69,6 +69,8 @@ func TestNoPrivileged(t *testing.T) {
 		{name: "libpod privileged", method: "POST", request: "/v4.0.0/libpod/containers/create", body: `{"image":"x","privileged":true}`, deny: "(privileged)"},
 		{name: "libpod Privileged", method: "POST", request: "/v4.0.0/libpod/containers/create", body: `{"image":"x","Privileged":false,"PRIVILEGED":true}`, deny: "(privileged)"},
 		{name: "libpod seccomp path", method: "POST", request: "/v4.0.0/libpod/containers/create", body: `{"seccomp_profile_path":"unconfined"}`, deny: "seccomp_profile_path"},
+		{name: "libpod runtime by path", method: "POST", request: "/v4.0.0/libpod/containers/create", body: `{"image":"x","oci_runtime":"/tmp/evil"}`, deny: `an OCI runtime given by path is not allowed (oci_runtime "/tmp/evil")`},
+		{name: "libpod runtime by name", method: "POST", request: "/v4.0.0/libpod/containers/create", body: `{"image":"x","oci_runtime":"crun"}`},
 		{name: "libpod seccomp image", method: "POST", request: "/v4.0.0/libpod/containers/create", body: `{"seccomp_policy":"image"}`, deny: "seccomp_policy"},
 		{name: "libpod selinux", method: "POST", request: "/v4.0.0/libpod/containers/create", body: `{"selinux_opts":["disable"]}`, deny: "selinux_opts"},
 		{name: "libpod apparmor", method: "POST", request: "/v4.0.0/libpod/containers/create", body: `{"apparmor_profile":"unconfined"}`, deny: "apparmor_profile"},

@@ -472,6 +472,27 @@ func TestBypassCorpusBindMounts(t *testing.T) {
 			t.Errorf("%s twin: %d %s", tc.name, a.code, a.body)
 		}
 	}
+	// The swap: a bind of a path that does not exist yet passes at create;
+	// the path then becomes a symlink to /etc (made here on the host, as
+	// docker cp of a tar holding the link into a container that binds the
+	// allowed directory makes it); the start is refused, and it never ran.
+	swap := filepath.Join(allowed, "later")
+	swapped := c.name("swap")
+	if a := rawCall(t, c.proxy, post("/v1.41/containers/create?name="+swapped, c.createBody(`,"HostConfig":{"Binds":["`+swap+`:/x"]}`))); a.code != http.StatusCreated {
+		t.Fatalf("create before the swap: %d %s", a.code, a.body)
+	}
+	if err := os.Symlink("/etc", swap); err != nil {
+		t.Fatal(err)
+	}
+	c.denied("start after the swap", rawCall(t, c.proxy, post("/v1.41/containers/"+swapped+"/start", "")), "bind-mounts")
+	if s := c.inspect(swapped); s == nil || s.State.Running || !strings.HasPrefix(s.State.StartedAt, "0001") {
+		t.Errorf("the swapped container started: %+v", s)
+	}
+	fine := c.name("swap-twin")
+	rawCall(t, c.proxy, post("/v1.41/containers/create?name="+fine, c.createBody(`,"HostConfig":{"Binds":["`+allowed+`:/x"]}`)))
+	if a := rawCall(t, c.proxy, post("/v1.41/containers/"+fine+"/start", "")); a.code != http.StatusNoContent {
+		t.Errorf("start of an allowed bind: %d %s", a.code, a.body)
+	}
 	// A local volume that binds a host path, then used by name.
 	vol := "corpus-" + c.tag + "-vol"
 	t.Cleanup(func() { rawCall(t, c.daemon, "DELETE /volumes/"+vol+"?force=1 HTTP/1.1\r\nHost: docker\r\n\r\n") })

@@ -110,6 +110,39 @@ adapters:
 			t.Errorf("the twin %v: %v\n%s", args, err, out)
 		}
 	}
+	// Host paths and namespaces only Podman reads (found by red-teaming the
+	// pack): each refused through the proxy, and nothing created.
+	rawCreate := func(path, body string) rawAnswer {
+		return rawCall(t, b.sock, fmt.Sprintf("POST %s HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", path, len(body), body))
+	}
+	for i, tc := range []struct{ path, body, policy string }{
+		{"/v4.0.0/libpod/containers/create", `{"image":%q,"name":%q,"init":true,"init_path":"/etc"}`, "bind-mounts: /etc is not an allowed host path (init_path)"},
+		{"/v4.0.0/libpod/containers/create", `{"image":%q,"name":%q,"log_configuration":{"driver":"k8s-file","path":"/etc/rt-log"}}`, "bind-mounts: /etc/rt-log is not an allowed host path"},
+		{"/v4.0.0/libpod/containers/create", `{"image":%q,"name":%q,"overlay_volumes":[{"source":"` + allowed + `","destination":"/x","options":["upperdir=/etc","workdir=/tmp"]}]}`, "bind-mounts: /etc is not an allowed host path (overlay_volumes upperdir)"},
+		{"/v1.41/containers/create?name=%[2]s", `{"Image":%[1]q,"HostConfig":{"PidMode":"ns:/proc/self/ns/pid"}}`, "no-host-namespaces: joining a pid namespace by path"},
+		{"/v1.41/containers/create?name=%[2]s", `{"Image":%[1]q,"HostConfig":{"Mounts":[{"Type":"bind","Source":"` + allowed + `","Target":"/x,src=/etc"}]}}`, "bind-mounts: a mount whose source or target holds a comma"},
+		{"/v1.41/containers/create?name=%[2]s", `{"Image":%[1]q,"HostConfig":{"Binds":["` + allowed + `:/x:O,upperdir=/etc,workdir=/tmp"]}}`, "bind-mounts: /etc is not an allowed host path"},
+	} {
+		n := name(fmt.Sprintf("podonly%d", i))
+		path := tc.path
+		if strings.Contains(path, "%") {
+			path = fmt.Sprintf(path, image, n)
+		}
+		a := rawCreate(path, fmt.Sprintf(tc.body, image, n))
+		if a.code != http.StatusForbidden || !strings.Contains(a.body, tc.policy) {
+			t.Errorf("case %d: %d %s, want 403 with %q", i, a.code, a.body, tc.policy)
+		}
+		if exists(n) {
+			t.Errorf("case %d: the container exists", i)
+		}
+	}
+	// A start is judged again: a plain container starts through the proxy.
+	started := name("started")
+	// (This sandbox refuses Podman's default rlimits; the flags lower them.)
+	if out, err := podmanCLI(ctx, proxy, "run", "-d", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
+		"--name", started, image, "sleep", "30"); err != nil {
+		t.Errorf("podman run -d through the proxy: %v\n%s", err, out)
+	}
 	// Podman decodes with encoding/json too: a case-variant key counts.
 	sock := strings.TrimPrefix(podman, "unix://")
 	n := name("folded")
