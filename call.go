@@ -297,10 +297,23 @@ func (c *call) fail(err error) {
 
 // withInterimRelay passes Docker's interim answers (100 Continue to a
 // client's Expect) to the client as they come, as httputil.ReverseProxy
-// does; net/http's server then sends no 100 of its own.
+// does; net/http's server then sends no 100 of its own. Docker's 100 is
+// written in Got100Continue, which the transport calls before it starts
+// sending the body: Got1xxResponse comes only after, and by then reading
+// the body may have made net/http's server send its own 100 first, so the
+// client would get two.
 func withInterimRelay(out *http.Request, w http.ResponseWriter) *http.Request {
+	relayed100 := false // both callbacks run on the transport's read loop, in turn
 	trace := &httptrace.ClientTrace{
+		Got100Continue: func() {
+			w.WriteHeader(http.StatusContinue)
+			relayed100 = true
+		},
 		Got1xxResponse: func(code int, header textproto.MIMEHeader) error {
+			if code == http.StatusContinue && relayed100 {
+				relayed100 = false
+				return nil
+			}
 			h := w.Header()
 			copyEndToEnd(h, http.Header(header))
 			w.WriteHeader(code)
