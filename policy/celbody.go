@@ -19,7 +19,8 @@ import (
 // without their null members (so has() is the one test for "not set"),
 // whole numbers int64 (CEL int, so HostConfig.Memory == 1024 compares as
 // written), other numbers float64. A create's HostConfig is an empty
-// object when the body has none, as the daemon then applies an empty one.
+// object when the body has none, as the daemon then applies an empty one;
+// a start's host config (API < 1.24) is shown under HostConfig too.
 func celBody(body any) (any, error) {
 	if body == nil {
 		return nil, nil
@@ -28,6 +29,11 @@ func celBody(body any) (any, error) {
 		withHC := *cb
 		withHC.HostConfig = &container.HostConfig{}
 		body = &withHC
+	}
+	if hc, ok := body.(*container.HostConfig); ok {
+		// A start's body (API < 1.24) is a host config; shown as a
+		// create's, rules written for creates read it the same way.
+		body = struct{ HostConfig *container.HostConfig }{hc}
 	}
 	text, err := json.Marshal(body)
 	if err != nil {

@@ -31,7 +31,8 @@ func (oc *ownerCall) create(ctx context.Context) (verdict, error) {
 	case *volume.CreateRequest:
 		v, err = oc.volumeName(ctx, b.Name)
 	case *network.CreateRequest:
-		if b.ConfigFrom != nil && b.ConfigFrom.Network != "" {
+		v, err = oc.networkName(ctx, b.Name)
+		if v.deny == "" && err == nil && b.ConfigFrom != nil && b.ConfigFrom.Network != "" {
 			_, deny, lerr := oc.owned(ctx, ownedNetwork, b.ConfigFrom.Network)
 			v, err = ownerVerdict(deny), lerr
 		}
@@ -63,6 +64,23 @@ func (oc *ownerCall) volumeName(ctx context.Context, name string) (verdict, erro
 	return oc.p.refuse(http.StatusConflict, "the volume name %q is taken", name), nil
 }
 
+// networkName checks the name of a network to create. Docker keeps
+// several networks of one name (CheckDuplicate is the client's to ask
+// for), and a container joins by name when it starts: a second network
+// of another user's network's name, joined by ID and then removed, would
+// leave the container joining theirs. So a name another user holds is
+// refused.
+func (oc *ownerCall) networkName(ctx context.Context, name string) (verdict, error) {
+	if name == "" {
+		return verdict{}, nil // Docker refuses it
+	}
+	obj, found, err := oc.p.lookup(ctx, ownedNetwork, name)
+	if err != nil || !found || oc.mayReach(ownedNetwork, obj) {
+		return verdict{}, err
+	}
+	return oc.p.refuse(http.StatusConflict, "the network name %q is taken", name), nil
+}
+
 // commit decides a commit: the container its query names must be the
 // caller's. (The image it makes is shared, as all images are.)
 func (oc *ownerCall) commit(ctx context.Context) (verdict, error) {
@@ -76,12 +94,19 @@ func (oc *ownerCall) commit(ctx context.Context) (verdict, error) {
 
 // build decides a build: a classic build run in a container's network
 // namespace (networkmode=container:NAME) needs that container to be the
-// caller's.
+// caller's, and one run on a user network (networkmode=NAME) that
+// network.
 func (oc *ownerCall) build(ctx context.Context) (verdict, error) {
-	name, ok := strings.CutPrefix(oc.c.Query.Get("networkmode"), "container:")
-	if !ok {
+	mode := oc.c.Query.Get("networkmode")
+	if name, ok := strings.CutPrefix(mode, "container:"); ok {
+		_, deny, err := oc.owned(ctx, ownedContainer, name)
+		return ownerVerdict(deny), err
+	}
+	switch {
+	case mode == "", mode == "default", ownerSharedNetworks[mode]:
 		return verdict{}, nil
 	}
-	_, deny, err := oc.owned(ctx, ownedContainer, name)
+	// A user network: the build's RUN steps join it.
+	_, deny, err := oc.owned(ctx, ownedNetwork, mode)
 	return ownerVerdict(deny), err
 }

@@ -63,6 +63,9 @@ func (oc *ownerCall) objectBody(ctx context.Context) (verdict, error) {
 	switch b := c.Body.(type) {
 	case *network.ConnectRequest:
 		containerName = b.Container
+		if v, err := oc.endpointNetwork(ctx, b.EndpointConfig); v.deny != "" || err != nil {
+			return v, err
+		}
 	case *network.DisconnectRequest:
 		containerName = b.Container
 	case *container.HostConfig:

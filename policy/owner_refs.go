@@ -16,6 +16,7 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/network"
 )
 
 // createRefs checks the objects a container create names.
@@ -28,15 +29,29 @@ func (oc *ownerCall) createRefs(ctx context.Context, b *CreateBody) (verdict, er
 	if b.NetworkingConfig == nil {
 		return verdict{}, nil
 	}
-	for name := range b.NetworkingConfig.EndpointsConfig {
-		if name == "default" {
-			continue // the daemon's default network, as in NetworkMode; docker 25 and later send it
+	for name, es := range b.NetworkingConfig.EndpointsConfig {
+		if name != "default" { // the daemon's default network, as in NetworkMode; docker 25 and later send it
+			if _, deny, err := oc.owned(ctx, ownedNetwork, name); deny != nil || err != nil {
+				return ownerVerdict(deny), err
+			}
 		}
-		if _, deny, err := oc.owned(ctx, ownedNetwork, name); deny != nil || err != nil {
-			return ownerVerdict(deny), err
+		if v, err := oc.endpointNetwork(ctx, es); v.deny != "" || err != nil {
+			return v, err
 		}
 	}
 	return verdict{}, nil
+}
+
+// endpointNetwork checks the network an endpoint's NetworkID names:
+// dockerd joins that network, not the one named by the endpoint's key,
+// when it is set, so another user's network ID under one's own network's
+// name would join theirs.
+func (oc *ownerCall) endpointNetwork(ctx context.Context, es *network.EndpointSettings) (verdict, error) {
+	if es == nil || es.NetworkID == "" {
+		return verdict{}, nil
+	}
+	_, deny, err := oc.owned(ctx, ownedNetwork, es.NetworkID)
+	return ownerVerdict(deny), err
 }
 
 // hostConfigRefs checks the objects a host config names.

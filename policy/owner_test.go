@@ -221,15 +221,17 @@ func TestOwnerCreateReferences(t *testing.T) {
 	d := newOwnerFakeDaemon()
 	h := ownerHook(t, d, nil)
 	refused := map[string]string{
-		`{"Image":"x","HostConfig":{"VolumesFrom":["alicebox:ro"]}}`:                                  "No such container: alicebox",
-		`{"Image":"x","HostConfig":{"Links":["/alicebox:/web/db"]}}`:                                  "No such container: alicebox",
-		`{"Image":"x","HostConfig":{"NetworkMode":"container:alicebox"}}`:                             "No such container: alicebox",
-		`{"Image":"x","HostConfig":{"PidMode":"container:` + ownerAliceID[:12] + `"}}`:                "No such container: " + ownerAliceID[:12],
-		`{"Image":"x","HostConfig":{"IpcMode":"container:alicebox"}}`:                                 "No such container: alicebox",
-		`{"Image":"x","HostConfig":{"NetworkMode":"alicenet"}}`:                                       "network alicenet not found",
-		`{"Image":"x","NetworkingConfig":{"EndpointsConfig":{"alicenet":{}}}}`:                        "network alicenet not found",
-		`{"Image":"x","HostConfig":{"Binds":["alicevol:/data"]}}`:                                     "get alicevol: no such volume",
-		`{"Image":"x","HostConfig":{"Mounts":[{"Type":"volume","Source":"alicevol","Target":"/d"}]}}`: "get alicevol: no such volume",
+		`{"Image":"x","HostConfig":{"VolumesFrom":["alicebox:ro"]}}`:                   "No such container: alicebox",
+		`{"Image":"x","HostConfig":{"Links":["/alicebox:/web/db"]}}`:                   "No such container: alicebox",
+		`{"Image":"x","HostConfig":{"NetworkMode":"container:alicebox"}}`:              "No such container: alicebox",
+		`{"Image":"x","HostConfig":{"PidMode":"container:` + ownerAliceID[:12] + `"}}`: "No such container: " + ownerAliceID[:12],
+		`{"Image":"x","HostConfig":{"IpcMode":"container:alicebox"}}`:                  "No such container: alicebox",
+		`{"Image":"x","HostConfig":{"NetworkMode":"alicenet"}}`:                        "network alicenet not found",
+		`{"Image":"x","NetworkingConfig":{"EndpointsConfig":{"alicenet":{}}}}`:         "network alicenet not found",
+		// dockerd joins an endpoint's NetworkID, whatever its key says.
+		`{"Image":"x","HostConfig":{"NetworkMode":"bobnet"},"NetworkingConfig":{"EndpointsConfig":{"bobnet":{"NetworkID":"alicenet"}}}}`: "network alicenet not found",
+		`{"Image":"x","HostConfig":{"Binds":["alicevol:/data"]}}`:                                                                        "get alicevol: no such volume",
+		`{"Image":"x","HostConfig":{"Mounts":[{"Type":"volume","Source":"alicevol","Target":"/d"}]}}`:                                    "get alicevol: no such volume",
 		// dockerd 20.10 reads host config fields at the top level too.
 		`{"Image":"x","VolumesFrom":["alicebox"]}`: "No such container: alicebox",
 	}
@@ -256,6 +258,21 @@ func TestOwnerCreateReferences(t *testing.T) {
 	}
 	if o := ownerRun(t, h, ownerUID(1000), "POST", "/v1.41/volumes/create", `{"Name":"alicevol"}`); o.status != 409 {
 		t.Errorf("a volume create of another's name: %+v", o)
+	}
+	// Networks: a second network of another's network's name (Docker
+	// keeps both; a container joins by name at start), a connect whose
+	// endpoint names another's network by ID, a build on another's network.
+	if o := ownerRun(t, h, ownerUID(1000), "POST", "/v1.41/networks/create", `{"Name":"alicenet","CheckDuplicate":false}`); o.status != 409 || !strings.Contains(o.message, `the network name "alicenet" is taken`) {
+		t.Errorf("a network create of another's name: %+v", o)
+	}
+	if o := ownerRun(t, h, ownerUID(1000), "POST", "/v1.41/networks/bobnet/connect", `{"Container":"bobbox","EndpointConfig":{"NetworkID":"alicenet"}}`); o.status != 404 || !strings.HasPrefix(o.message, "network alicenet not found") {
+		t.Errorf("a connect whose endpoint names another's network: %+v", o)
+	}
+	if o := ownerRun(t, h, ownerUID(1000), "POST", "/v1.41/build?networkmode=alicenet", ""); o.status != 404 || !strings.HasPrefix(o.message, "network alicenet not found") {
+		t.Errorf("a build on another's network: %+v", o)
+	}
+	if o := ownerRun(t, h, ownerUID(1000), "POST", "/v1.41/build?networkmode=bobnet", ""); o.status != 0 {
+		t.Errorf("a build on one's own network: %+v", o)
 	}
 }
 

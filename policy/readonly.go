@@ -17,17 +17,20 @@ import (
 // readOnlyLeaks are the reading routes read-only refuses, by route name
 // or effect, with why.
 var readOnlyLeaks = map[string]string{
-	"container.archive.get":   "copies files out of a container",
-	"container.export":        "exports a container's filesystem",
-	"image.save":              "exports images, layers and all",
-	"container.attach":        "attaches to a container's input and output (the GET is a WebSocket)",
-	"swarm.unlockkey":         "reveals the swarm's unlock key",
-	"config.inspect":          "returns the config's data",
-	"config.list":             "returns every config's data",
-	"libpod.volume.export":    "exports a volume's contents",
-	"libpod.artifact.extract": "exports an artifact's files",
-	"libpod.kube.generate":    "generates deployable Kubernetes YAML from containers' configs",
-	"libpod.generate.systemd": "generates systemd units from containers' configs",
+	"container.archive.get":        "copies files out of a container",
+	"container.export":             "exports a container's filesystem",
+	"image.save":                   "exports images, layers and all",
+	"container.attach":             "attaches to a container's input and output (the GET is a WebSocket)",
+	"swarm.unlockkey":              "reveals the swarm's unlock key",
+	"swarm.inspect":                "reveals the swarm's join tokens, a manager's among them",
+	"libpod.container.healthcheck": "runs the container's health check command",
+	"libpod.secret.inspect":        "can return the secret's data (showsecret=true, Podman 4.5 and later)",
+	"config.inspect":               "returns the config's data",
+	"config.list":                  "returns every config's data",
+	"libpod.volume.export":         "exports a volume's contents",
+	"libpod.artifact.extract":      "exports an artifact's files",
+	"libpod.kube.generate":         "generates deployable Kubernetes YAML from containers' configs",
+	"libpod.generate.systemd":      "generates systemd units from containers' configs",
 }
 
 type readOnly struct {

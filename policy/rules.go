@@ -143,8 +143,11 @@ func (r *rule) applies(c *Call) bool {
 	if c.Route.Name == "" {
 		return false
 	}
+	// A start with a body (API < 1.24) replaces the container's whole host
+	// config, as a create sets it: rules on creates hold on it too.
+	recreates := c.Route.Name == "container.start" && c.request != nil && c.request.Body != nil
 	for _, g := range r.routes {
-		if g.Match(c.Route.Name) || g.Match(c.Route.Effect) {
+		if g.Match(c.Route.Name) || g.Match(c.Route.Effect) || recreates && g.Match("container.create") {
 			return true
 		}
 	}

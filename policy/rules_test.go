@@ -183,6 +183,16 @@ func TestRulesRoutes(t *testing.T) {
 	if got := run(t, rules, pre("POST", "/v1.41/containers/web/start", ""), nil); got.denied != "" {
 		t.Errorf("start: a rule for creates denied it: %q", got.denied)
 	}
+	// A start with a host config in its body (API < 1.24) recreates the
+	// container's host config: rules on creates hold on it, reading it
+	// where a create's is.
+	priv := []powerstrip.Rule{{Expr: `!request.body.HostConfig.Privileged`, Message: "no privileged", Routes: []string{"container.create"}}}
+	if got := run(t, priv, pre("POST", "/v1.23/containers/web/start", `{"Privileged":true}`), nil); got.denied != "guard: no privileged" {
+		t.Errorf("an old start with a privileged host config: got %q", got.denied)
+	}
+	if got := run(t, priv, pre("POST", "/v1.23/containers/web/start", `{"HostConfig":{"Privileged":false}}`), nil); got.denied != "" {
+		t.Errorf("an old start with a plain host config: got %q", got.denied)
+	}
 	// An effect matches: a restart starts the container.
 	rules = []powerstrip.Rule{{Expr: `false`, Message: "no starts", Routes: []string{"container.start"}}}
 	if got := run(t, rules, pre("POST", "/v1.41/containers/web/restart", ""), nil); got.denied != "guard: no starts" {
