@@ -129,22 +129,21 @@ install_dockerode() {
   timeout 300 npm install --no-audit --no-fund --prefix "$(dirname "$modules")" dockerode@4 >/dev/null
 }
 
+# stop_pid stops a process: TERM, up to $2 tenths of a second for it to
+# exit (dockerd stops its containers and containerd first), then KILL.
+stop_pid() {
+  local pid=$1 tenths=$2 i
+  [ -n "$pid" ] || return 0
+  kill "$pid" 2>/dev/null || true
+  for i in $(seq 1 "$tenths"); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+}
+
 stop_daemon() {
-  if [ -n "$podman_pid" ]; then
-    kill "$podman_pid" 2>/dev/null || true
-    local j
-    for j in $(seq 1 50); do kill -0 "$podman_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$podman_pid" 2>/dev/null || true
-    podman_pid=
-  fi
-  if [ -n "$daemon_pid" ]; then
-    kill "$daemon_pid" 2>/dev/null || true
-    # dockerd stops its containers and containerd before it exits; bounded.
-    local i
-    for i in $(seq 1 100); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$daemon_pid" 2>/dev/null || true
-    daemon_pid=
-  fi
+  stop_pid "$podman_pid" 50
+  podman_pid=
+  stop_pid "$daemon_pid" 100
+  daemon_pid=
   if [ -n "$daemon_workdir" ]; then
     unmount_under "$daemon_workdir"
     rm -rf "$daemon_workdir" 2>/dev/null || log "could not remove $daemon_workdir"
