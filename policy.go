@@ -8,6 +8,7 @@ package powerstrip
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"sort"
@@ -312,6 +313,36 @@ func coverageWarnings(cfg *Config, st *state) []string {
 			}
 			out = append(out, fmt.Sprintf("%sadapter %q rules on routes its endpoints do not reach: %s%s; list it under \"route *\" so that every path meets it",
 				cfg.where(a.Policy.Line), name, strings.Join(missed, ", "), more))
+		}
+	}
+	return out
+}
+
+// orderWarnings name each hook that runs after a policy in some call's
+// pre-hooks: the policy judged the call as it stood at its place, and a
+// later hook may rewrite it (a body made privileged after no-privileged
+// passed it), so Docker would execute what no policy saw.
+func orderWarnings(cfg *Config, st *state) []string {
+	if !slices.ContainsFunc(slices.Collect(maps.Values(cfg.Adapters)), func(a AdapterSettings) bool { return a.Policy != nil }) {
+		return nil // nothing to run after
+	}
+	seen := map[[2]string]bool{}
+	var out []string
+	for _, c := range routeTable().routes {
+		pre, _ := st.matcher.hookNames(c.Method, samplePath(c.Route))
+		policy := ""
+		for _, name := range pre {
+			a, isAdapter := cfg.Adapters[name]
+			switch {
+			case isAdapter && a.Policy != nil:
+				if policy == "" {
+					policy = name
+				}
+			case policy != "" && !seen[[2]string{name, policy}]:
+				seen[[2]string{name, policy}] = true
+				out = append(out, fmt.Sprintf("%shook %q runs after policy %q (on %s, and maybe more): what it rewrites, no policy judges; list policies after the hooks that rewrite calls",
+					cfg.where(0), name, policy, c.Name))
+			}
 		}
 	}
 	return out

@@ -89,6 +89,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -380,7 +381,7 @@ func (p *Proxy) Reload(cfg *Config) error {
 		return err
 	}
 	if cfg != nil {
-		for _, w := range append(cfg.Warnings(), coverageWarnings(cfg, st)...) {
+		for _, w := range slices.Concat(cfg.Warnings(), coverageWarnings(cfg, st), orderWarnings(cfg, st)) {
 			p.logger.Warn(w)
 		}
 	}

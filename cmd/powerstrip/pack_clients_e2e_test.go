@@ -140,7 +140,9 @@ except docker.errors.APIError as e:
 			t.Fatal(err)
 		}
 		name := "pack-clients-" + tag + ":1"
-		t.Cleanup(func() { runCLI(t, context.Background(), "/usr/bin/docker", []string{"DOCKER_HOST=" + daemon}, nil, "rmi", "-f", name) }) //nolint:errcheck // cleanup
+		t.Cleanup(func() {
+			runCLI(t, context.Background(), "/usr/bin/docker", []string{"DOCKER_HOST=" + daemon}, nil, "rmi", "-f", name)
+		}) //nolint:errcheck // cleanup
 		bk := append(env, "DOCKER_BUILDKIT=1")
 		if out, err := clientRun(ctx, bk, "/usr/bin/docker", "build", "--network=none", "--progress=plain", "-t", name, ctxDir); err != nil {
 			t.Fatalf("BuildKit build through the pack: %v\n%s", err, out)
