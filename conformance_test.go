@@ -446,6 +446,9 @@ var confHookConfigs = map[string]string{
 	// obs on one route, pinned to a version: every spelling of that
 	// version must reach it (Docker compares versions numerically).
 	"observe-pinned": `"GET /v1.41/containers/json": {pre: [obs]}`,
+	// obs on routes, by name and effect: every spelling and alias of a
+	// container route, Docker's and libpod's, reaches it.
+	"observe-routes": `"route container.*": {pre: [obs]}` + "\n  " + `"route libpod.container.*": {pre: [obs]}`,
 	// deny rejects HEAD /_ping; obs sees the rest.
 	"deny-head-ping": `"HEAD /_ping": {pre: [deny]}` + "\n  " + `"* /**": {pre: [obs]}`,
 }
@@ -1002,6 +1005,16 @@ func confCases() []confCase {
 		{name: "version-pinned", raw: "GET /v1.41/containers/json HTTP/1.1\r\nHost: docker\r\n\r\n", end: endOpen, hooks: "observe-pinned", hooked: 1},
 		{name: "version-pinned-three-parts", raw: "GET /v1.41.0/containers/json HTTP/1.1\r\nHost: docker\r\n\r\n", end: endOpen, hooks: "observe-pinned", hooked: 1},
 		{name: "version-pinned-leading-zero", raw: "GET /v1.041/containers/json HTTP/1.1\r\nHost: docker\r\n\r\n", end: endOpen, hooks: "observe-pinned", hooked: 1},
+		// Route endpoints: a create, a restart spelled oddly (effect
+		// container.start), and Podman's create with a JSON body and no
+		// Content-Type, which Podman reads, so the hook is shown it.
+		{name: "route-create", raw: jsonPost("/v1.41/containers/create?name=web", "", createBody), end: endOpen,
+			hooks: "observe-routes", hooked: 1, check: wantCodes(201, 200)},
+		{name: "route-restart-spelled", raw: "POST /v1.041//containers/web/./restart HTTP/1.1\r\nHost: docker\r\nContent-Length: 0\r\n\r\n", end: endOpen,
+			hooks: "observe-routes", hooked: 1},
+		{name: "route-libpod-untyped-json", raw: fmt.Sprintf("POST /v4.0.0/libpod/containers/create HTTP/1.1\r\nHost: docker\r\nContent-Length: %d\r\n\r\n%s", len(createBody), createBody),
+			end: endOpen, hooks: "observe-routes", hooked: 1},
+		{name: "route-unhooked", raw: "GET /v1.41/images/json HTTP/1.1\r\nHost: docker\r\n\r\n", end: endOpen, hooks: "observe-routes", hooked: 0},
 		{name: "version-unhooked", raw: "GET /v1.41.0/containers/json HTTP/1.1\r\nHost: docker\r\n\r\n", end: endOpen},
 
 		// A pre-hook that leaves the call as it was: the lean path sends it
@@ -1272,7 +1285,7 @@ func hookFacts(c *confCase, r *confRun) []string {
 		}
 	}
 	// With obs on every call, Docker executed nothing it did not see.
-	onAll := c.hooks != "observe-json" && c.hooks != "observe-pinned"
+	onAll := c.hooks != "observe-json" && c.hooks != "observe-pinned" && c.hooks != "observe-routes"
 	same := func(h hookCall, q daemonRequest) bool {
 		return h.Method == q.Method && h.Request == q.Target && (h.Body == nil || *h.Body == q.Body)
 	}
