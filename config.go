@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
@@ -246,12 +245,7 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s%w", c.where(e.Line), err)
 		}
 	}
-	names := make([]string, 0, len(c.Adapters))
-	for name := range c.Adapters {
-		names = append(names, name)
-	}
-	sort.Strings(names) // report the same first error every time
-	for _, name := range names {
+	for _, name := range sortedKeys(c.Adapters) { // the same first error every time
 		if err := validateAdapter(name, c.Adapters[name]); err != nil {
 			return err
 		}

@@ -103,12 +103,6 @@ func hostConfigOf(c *Call) *container.HostConfig {
 	return nil
 }
 
-// readsHostConfig reports whether the route is one whose body hostConfigOf
-// reads; on those, an unreadable body must be refused.
-func readsHostConfig(c *Call) bool {
-	return c.Route.Name == "container.create" || c.Route.Name == "container.start"
-}
-
 // serviceWire holds what dockerd 20.10 reads of a service spec and the
 // newest types dropped: the deprecated top-level Networks, which swarm
 // uses when the task template has none.
@@ -138,20 +132,6 @@ func queryValues(c *Call, key string) []string {
 		}
 	}
 	return out
-}
-
-// queryTrue reports whether any spelling of a boolean query parameter is
-// set to something other than a false value (Podman's schema decoder
-// takes "on" and strconv.ParseBool's true spellings).
-func queryTrue(c *Call, key string) bool {
-	for _, v := range queryValues(c, key) {
-		switch v {
-		case "", "0", "f", "F", "false", "FALSE", "False", "off":
-		default:
-			return true
-		}
-	}
-	return false
 }
 
 // isBuild reports whether the call builds an image from the /build query
